@@ -1,0 +1,38 @@
+package routing
+
+import "sync"
+
+// weightedRoundRobin is nginx's smooth weighted round robin: every pick
+// adds each available member's weight to its running score, takes the
+// highest, and subtracts the total from the winner. Over each cycle of
+// sum(weights) picks every member gets exactly its weight, interleaved
+// (5,1,1 gives a a b a c a a, not a a a a a b c).
+type weightedRoundRobin struct {
+	mu      sync.Mutex
+	current map[string]int
+}
+
+var _ Strategy = (*weightedRoundRobin)(nil)
+
+func (w *weightedRoundRobin) Pick(c *Choice) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.current == nil {
+		w.current = make(map[string]int, len(c.Members))
+	}
+	best, total := -1, 0
+	for i, m := range c.Members {
+		if !c.Available[i] || m.Weight <= 0 {
+			continue
+		}
+		w.current[m.Name] += m.Weight
+		total += m.Weight
+		if best < 0 || w.current[m.Name] > w.current[c.Members[best].Name] {
+			best = i
+		}
+	}
+	if best >= 0 {
+		w.current[c.Members[best].Name] -= total
+	}
+	return best
+}

@@ -442,13 +442,17 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
 
 // LoadFile reads, defaults and validates a configuration file.
-func LoadFile(path string) (*Config, error) {
+func LoadFile(path string) (*Config, error) { return LoadFileWith(path, nil) }
+
+// LoadFileWith is LoadFile with edit applied after parsing and before
+// defaults and validation (command-line overrides).
+func LoadFileWith(path string, edit func(*Config)) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	c, err := Load(f, os.LookupEnv)
+	c, err := load(f, os.LookupEnv, edit)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -458,6 +462,10 @@ func LoadFile(path string) (*Config, error) {
 // Load parses a configuration. env resolves secret references; pass
 // os.LookupEnv in production.
 func Load(r io.Reader, env func(string) (string, bool)) (*Config, error) {
+	return load(r, env, nil)
+}
+
+func load(r io.Reader, env func(string) (string, bool), edit func(*Config)) (*Config, error) {
 	data, err := io.ReadAll(io.LimitReader(r, 8<<20))
 	if err != nil {
 		return nil, err
@@ -470,6 +478,9 @@ func Load(r io.Reader, env func(string) (string, bool)) (*Config, error) {
 			return nil, errors.New("empty configuration")
 		}
 		return nil, cleanYAMLError(err)
+	}
+	if edit != nil {
+		edit(&c)
 	}
 	c.applyDefaults()
 	if err := c.Validate(env); err != nil {

@@ -33,10 +33,14 @@ func serve(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := fs.String("config", "configs/ailb.yaml", "configuration file")
 	drain := fs.Duration("drain-timeout", 15*time.Minute, "on SIGTERM, how long calls in progress may continue before they are handed back to FreeSWITCH's dialplan")
+	var ov overrides
+	fs.StringVar(&ov.esl, "listen-esl", "", "override listen.esl (several instances on one host)")
+	fs.StringVar(&ov.http, "listen-http", "", "override listen.http")
+	fs.StringVar(&ov.media, "listen-media", "", "override listen.media")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg, err := config.LoadFile(*path)
+	cfg, err := ov.load(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "ailb: %v\n", err)
 		return 1
@@ -47,7 +51,7 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer log.Sync()
-	if err := runServer(cfg, *path, *drain, log); err != nil {
+	if err := runServer(cfg, func() (*config.Config, error) { return ov.load(*path) }, *drain, log); err != nil {
 		log.Error("ailb stopped", zap.Error(err))
 		return 1
 	}
@@ -56,7 +60,7 @@ func serve(args []string, stderr io.Writer) int {
 
 // runServer wires the dependencies, serves, and handles signals:
 // SIGTERM drains, SIGINT stops (calls go back to the dialplan), SIGHUP reloads.
-func runServer(cfg *config.Config, path string, drain time.Duration, log *zap.Logger) error {
+func runServer(cfg *config.Config, load func() (*config.Config, error), drain time.Duration, log *zap.Logger) error {
 	eslSrv := &esl.Server{
 		Allow:        cfg.AllowPrefixes(),
 		Log:          log,
@@ -123,7 +127,6 @@ func runServer(cfg *config.Config, path string, drain time.Duration, log *zap.Lo
 	}
 	relay := media.NewRelay(media.RelayOptions{Log: log, OnDrop: func(n int) { metrics.MediaDropped.Add(float64(n)) }})
 	defer relay.Close()
-	load := func() (*config.Config, error) { return config.LoadFile(path) }
 	deps := dialplan.Deps{
 		Store: store, Gate: breakers, Relay: relay,
 		OnSkip: func(pool, member string) { metrics.Attempt(pool, member, "skipped_open") },
@@ -210,6 +213,24 @@ func runServer(cfg *config.Config, path string, drain time.Duration, log *zap.Lo
 			return nil
 		}
 	}
+}
+
+// overrides are listen addresses given on the command line, applied to
+// the file before it is validated (and again on every reload).
+type overrides struct{ esl, http, media string }
+
+func (o overrides) load(path string) (*config.Config, error) {
+	return config.LoadFileWith(path, func(c *config.Config) {
+		if o.esl != "" {
+			c.Listen.ESL = o.esl
+		}
+		if o.http != "" {
+			c.Listen.HTTP = o.http
+		}
+		if o.media != "" {
+			c.Listen.Media = &o.media
+		}
+	})
 }
 
 func newLogger(c config.Log) (*zap.Logger, error) {

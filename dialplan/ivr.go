@@ -134,6 +134,9 @@ func (c *call) knownAnswer(ctx context.Context, name string) (string, error) {
 // It returns the digits (empty when none valid) and whether nothing at all
 // was entered.
 func (c *call) readDigits(ctx context.Context, m *config.Menu, varName, regex string) (string, bool, error) {
+	if err := c.unhold(ctx); err != nil {
+		return "", false, err
+	}
 	if _, err := c.s.Post(command.API{Command: "uuid_setvar", Arguments: c.s.UUID() + " " + varName}); err != nil {
 		return "", false, err
 	}
@@ -173,11 +176,9 @@ func (c *call) playRetryPrompt(ctx context.Context, m *config.Menu, timedOut boo
 	return err
 }
 
-// answer answers the caller's channel unless a bridge or a menu already did.
+// answer answers the caller's channel unless a bridge or a menu already did
+// (a hold prompt only plays on an answered channel, so none is cut here).
 func (c *call) answer(ctx context.Context) error {
-	if err := c.unhold(ctx); err != nil {
-		return err
-	}
 	if c.answered {
 		return nil
 	}

@@ -37,6 +37,8 @@ type Snapshot struct {
 	RelayURL string
 	// HoldPrompt plays while a streaming caller is moved on.
 	HoldPrompt string
+	// Streams is set when some assistant is reached over WebSocket.
+	Streams bool
 	// Linger is the `linger` sent to FreeSWITCH, in seconds.
 	Linger int
 	// MaxCall hands a call back to the dialplan after this long.
@@ -122,6 +124,7 @@ func Build(c *config.Config, d Deps) (*Snapshot, error) {
 				return nil, fmt.Errorf("assistants.%s.websocket: %w", name, err)
 			}
 			sa.WS = ws
+			s.Streams = true
 		} else {
 			sa.SIP = sipAssistant(a)
 		}

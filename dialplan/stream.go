@@ -65,22 +65,32 @@ func (c *call) streamOnce(ctx context.Context, a *Assistant) (conversation, erro
 	}
 	conv.forking = true
 	if err := conv.waitUntilSpoken(ctx); err != nil {
-		conv.stop(ctx, "failed")
 		var f *media.Failure
-		if errors.As(err, &f) && f.Kind != media.CallerGone {
+		gone := errors.As(err, &f) && f.Kind == media.CallerGone
+		if gone {
+			conv.forking = false // FreeSWITCH closed the fork with the channel
+		}
+		conv.stop(ctx, "failed")
+		if !gone {
 			c.hold(ctx)
 		}
+		return nil, err
+	}
+	// The assistant is heard from now on: the hold prompt gives way.
+	if err := c.unhold(ctx); err != nil {
 		return nil, err
 	}
 	return conv, nil
 }
 
-// prepareStreaming does once per call what streaming needs: silence written
-// while the channel idles (else mod_audio_fork plays nothing back; set
-// before answer), the module's events and DTMF, and an answered channel.
+// prepareStreaming does once per call what streaming needs: the module's
+// events and DTMF, and an answered channel. A hold prompt already playing
+// goes on until the assistant speaks. (send_silence_when_idle, which
+// mod_audio_fork needs to play anything back, was set before any answer:
+// see begin.)
 func (c *call) prepareStreaming(ctx context.Context, module string) error {
 	if c.streamReady[module] {
-		return c.unhold(ctx)
+		return nil
 	}
 	if c.streamReady == nil {
 		c.streamReady = map[string]bool{}
@@ -90,17 +100,11 @@ func (c *call) prepareStreaming(ctx context.Context, module string) error {
 	if module == "audio_fork" {
 		subs = append(subs, prefix+"connect_failed")
 	}
-	p, err := c.s.Post(
-		setVars(c.s.UUID(), []media.Var{{Name: "send_silence_when_idle", Value: "-1"}}),
-		command.Event{Format: "plain", Listen: subs},
-	)
+	p, err := c.s.Post(command.Event{Format: "plain", Listen: subs})
 	if err != nil {
 		return err
 	}
 	c.pending = append(c.pending, p)
-	if err := c.unhold(ctx); err != nil {
-		return err
-	}
 	if err := c.answer(ctx); err != nil {
 		return err
 	}
@@ -285,6 +289,7 @@ func (v *wsConv) wait(ctx context.Context) (convEnd, error) {
 		var he *esl.HangupError
 		switch {
 		case errors.As(err, &he):
+			v.forking = false // FreeSWITCH closed the fork with the channel
 			v.stop(ctx, "caller hung up")
 			return convEnd{byCaller: true}, nil
 		case errors.Is(err, esl.ErrTimeout):

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestServeProcess(t *testing.T) {
 	const token = "test-admin-token-0123456789"
 	cmd := exec.Command(bin, "serve", "-config", cfgPath, "-listen-esl", eslAddr, "-listen-http", httpAddr, "-listen-media", mediaAddr)
 	cmd.Env = append(os.Environ(), "AILB_TEST_ADMIN="+token)
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -168,6 +169,24 @@ func TestFreeSWITCHXML(t *testing.T) {
 			t.Errorf("%s: socket without async full", f)
 		}
 	}
+}
+
+// syncBuffer is written by exec's copying goroutine while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func freeAddr(t *testing.T) string {

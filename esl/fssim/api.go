@@ -123,6 +123,10 @@ func (l *listener) apiExec(name, arg string) (string, bool) {
 		c.mu.Unlock()
 		c.poke()
 		return "+OK\n", true
+	case "uuid_audio_fork":
+		return l.audioAPI(forkMod, arg), true
+	case "uuid_audio_stream":
+		return l.audioAPI(streamMod, arg), true
 	case "uuid_transfer":
 		argv := separateString(arg, ' ', 5)
 		if len(argv) < 2 {

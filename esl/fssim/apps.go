@@ -165,6 +165,7 @@ func (s *session) answerLocked() {
 	}
 	if !c.media {
 		s.mediaVars()
+		c.mediaReadyLocked()
 	}
 	now := time.Now()
 	c.answered, c.media = true, true
@@ -179,11 +180,21 @@ func (s *session) answerLocked() {
 
 // preAnswer is early media: CHANNEL_PROGRESS_MEDIA. c.mu held.
 func (s *session) preAnswer() {
+	if s.preAnswerMedia() {
+		s.armDTMF(time.Now(), false)
+	}
+}
+
+// preAnswerMedia is preAnswer without the session's own state, for the
+// api (mod_audio_fork's start pre-answers): the session arms the DTMF
+// plan when it next looks. c.mu held.
+func (s *session) preAnswerMedia() bool {
 	c := s.c
 	if c.media || c.answered || !c.up {
-		return
+		return false
 	}
 	s.mediaVars()
+	c.mediaReadyLocked()
 	now := time.Now()
 	c.media, c.early = true, true
 	c.t.progressMedia = now.UnixMicro()
@@ -191,7 +202,7 @@ func (s *session) preAnswer() {
 	c.vars.set("endpoint_disposition", "EARLY MEDIA")
 	c.fire(evProgressMedia, &evArgs{now: c.t.progressMedia})
 	c.callState = "EARLY"
-	s.armDTMF(now, false)
+	return true
 }
 
 // ringReadyLocked is ring_ready: CHANNEL_PROGRESS once. c.mu held.
@@ -264,7 +275,16 @@ func (s *session) playback(arg string) {
 func (s *session) play(file string, o waitOpts, terminators bool) (string, byte) {
 	c := s.c
 	start := time.Now()
-	deadline := start.Add(s.sw.scaled(playDuration(file)))
+	// A playback writes frames: a bidirectional fork plays meanwhile.
+	c.writers.Add(1)
+	defer c.writers.Add(-1)
+	c.mu.Lock()
+	d, ok := c.tempFiles[file]
+	c.mu.Unlock()
+	if !ok {
+		d = playDuration(file)
+	}
+	deadline := start.Add(s.sw.scaled(d))
 	resp, stopDigit := "FILE PLAYED", byte(0)
 loop:
 	for {

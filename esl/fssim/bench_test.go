@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 )
 
 // benchChannel is a channel in the state of the recorded bridge completion:
@@ -77,5 +78,36 @@ func BenchmarkCall(b *testing.B) {
 	case err := <-errs:
 		b.Fatal(err)
 	default:
+	}
+}
+
+// discardConn takes writes and nothing else.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error)        { return len(p), nil }
+func (discardConn) SetWriteDeadline(t time.Time) error { return nil }
+
+// One 20 ms audio frame to the server (16 kHz: 640 bytes, masked), and the
+// playout of a bidirectional fork: what each stream costs 50 times a
+// second.
+func BenchmarkAudioFrame(b *testing.B) {
+	sw := &Switch{Addr: "127.0.0.1:8084"}
+	c := newChannel(sw, loadTemplates(), &Call{})
+	cfg := streamCfg{mod: forkMod, bug: "ailb", mix: "mono", rate: 16000, bidi: true, bidiStream: true, bidiRate: 16000}
+	st := newWSStream(sw, c, cfg, &Call{})
+	st.conn = discardConn{}
+	c.writers.Add(1)
+	frame := make([]byte, 640)
+	b.ReportAllocs()
+	for k := 0; b.Loop(); k++ {
+		st.mu.Lock()
+		st.play.add(frame, st.maxQueue())
+		st.mu.Unlock()
+		if !st.tick(k) {
+			b.Fatal("write failed")
+		}
+		if len(st.rec.Heard) > 1<<16 {
+			st.rec.Heard = st.rec.Heard[:0]
+		}
 	}
 }

@@ -3,6 +3,7 @@ package fssim
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,8 @@ type evArgs struct {
 	digit                                       byte
 	digitDur                                    int
 	jobUUID, jobCmd, jobArg                     string
-	body                                        string // BACKGROUND_JOB output
+	body                                        string // BACKGROUND_JOB output, CUSTOM body
+	subclass, file, line                        string // CUSTOM: Event-Subclass, calling file and line
 }
 
 type outKind uint8
@@ -103,6 +105,16 @@ type channel struct {
 	socketUUID  string // Application-UUID of the socket application
 	lastApp     string
 	lastArg     string
+	armPending  bool // media came up outside the session (api): arm the DTMF plan
+
+	// Audio streams (media.go): attached bugs by module and bug name, all
+	// streams started, and what the channel writes: bidirectional forks
+	// play only while something writes (send_silence_when_idle, playback).
+	streams        map[string]*wsStream
+	allStreams     []*wsStream
+	silenceChecked bool
+	writers        atomic.Int32
+	tempFiles      map[string]time.Duration // playAudio/streamAudio files and their length
 }
 
 const hdrRoom = 64 // room left before an event body for its framing header
@@ -124,15 +136,16 @@ func (c *channel) putBuf(b []byte) {
 
 // fire renders and queues an event if the socket subscribed to it; callers
 // hold c.mu. Like FreeSWITCH, the event carries the channel state of this
-// moment, and Event-Sequence advances whether or not anyone listens.
-func (c *channel) fire(t evType, a *evArgs) {
+// moment, and Event-Sequence advances whether or not anyone listens. It
+// reports whether the event was queued for the socket.
+func (c *channel) fire(t evType, a *evArgs) bool {
 	c.seq++
-	if c.closed || c.discard || !c.sub.wants(t, "") {
-		return
+	if c.closed || c.discard || !c.sub.wants(t, a.subclass) {
+		return false
 	}
 	tp := c.tm.byType[t]
 	if tp == nil {
-		return
+		return false
 	}
 	if a.now == 0 {
 		a.now = time.Now().UnixMicro()
@@ -143,10 +156,11 @@ func (c *channel) fire(t evType, a *evArgs) {
 		body := data[headerLen(data):]
 		if !c.sub.passFilters(func(name string) (string, bool) { return headerOf(body, name) }) {
 			c.putBuf(full)
-			return
+			return false
 		}
 	}
 	c.push(outItem{kind: outEvent, name: tp.name, data: data, full: full})
+	return true
 }
 
 func (c *channel) push(it outItem) {
@@ -308,6 +322,12 @@ func (c *channel) appendSlot(dst []byte, s slot, a *evArgs) []byte {
 		return appendURLEncode(dst, a.jobCmd)
 	case sJobArg:
 		return appendURLEncode(dst, a.jobArg)
+	case sSubclass:
+		return appendURLEncode(dst, a.subclass)
+	case sCallFile:
+		return append(dst, a.file...)
+	case sCallLine:
+		return append(dst, a.line...)
 	}
 	if o := c.other; o != nil {
 		switch s {

@@ -66,7 +66,8 @@ func TestCommandReplies(t *testing.T) {
 		{give: "api uuid_exists nope", want: "false"},
 		{give: "api uuid_kill nope", want: "-ERR No such channel!\n"},
 		{give: "api uuid_break " + u, want: "+OK\n"},
-		{give: "api uuid_audio_fork " + u + " start ws://x mono 8k", want: "-ERR uuid_audio_fork Command not found!\n"},
+		{give: "api uuid_no_such_module " + u + " start", want: "-ERR uuid_no_such_module Command not found!\n"},
+		{give: "api uuid_audio_fork " + u + " stop", want: "-ERR Operation Failed\n"},
 		{give: "api ", want: "-ERR  Command not found!\n"},
 		{give: "sendevent CUSTOM", want: "+OK "},
 	}

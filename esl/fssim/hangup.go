@@ -20,6 +20,8 @@ func (c *channel) hangup(cause, by string, caller bool) {
 		c.vars.set("sip_term_cause", "16")
 	}
 	c.up = false
+	// The media bugs close with the channel (SWITCH_ABC_TYPE_CLOSE, f).
+	c.stopStreamsLocked()
 	c.cause, c.answer, c.stateNum, c.hungUpBy = cause, "hangup", 10, by
 	c.fire(evHangup, &evArgs{})
 	if caller {

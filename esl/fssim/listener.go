@@ -21,6 +21,7 @@ type listener struct {
 	c    *channel
 	s    *session
 	res  *Result
+	ctx  context.Context // ends when Run returns: audio streams close
 
 	wg        sync.WaitGroup
 	gotFirst  bool
@@ -53,6 +54,7 @@ func newListener(sw *Switch, tm *templates, conn net.Conn, call Call) *listener 
 func (l *listener) run(parent context.Context) (*Result, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
+	l.ctx = ctx
 	// A write blocked on a peer that stopped reading ends with ctx or, at
 	// the latest, shortly after the call's maximum duration.
 	stopClose := context.AfterFunc(ctx, func() { l.conn.Close() })
@@ -299,4 +301,8 @@ func (l *listener) finishResult() {
 	l.res.Transferred = c.transferred
 	l.res.ContinuedDialplan = c.connected && c.up && c.transferred == ""
 	l.res.Bridges = l.s.bridges
+	l.res.Apps = l.s.apps
+	for _, st := range c.allStreams {
+		l.res.Streams = append(l.res.Streams, st.record())
+	}
 }

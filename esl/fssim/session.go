@@ -84,6 +84,7 @@ type session struct {
 	xferSeen      bool
 
 	bridges []Bridge
+	apps    []AppRun
 	legs    map[string]*leg // live B-legs by uuid, guarded by c.mu
 	killed  bool            // a leg was killed since the last look, guarded by c.mu
 }
@@ -139,6 +140,10 @@ func (s *session) wait(deadline time.Time, o waitOpts) wake {
 	for {
 		now := time.Now()
 		c.mu.Lock()
+		if c.armPending {
+			c.armPending = false
+			s.armDTMF(now, false)
+		}
 		var w wake
 		pending := true
 		switch {
@@ -342,6 +347,7 @@ func (s *session) exec(app, arg, appUUID, appUUIDName string) bool {
 	c.vars.set("current_application", app)
 	c.mu.Unlock()
 
+	run := AppRun{App: app, Arg: expanded, UUID: appUUID, Start: time.Now()}
 	info.fn(s, expanded)
 
 	c.mu.Lock()
@@ -349,6 +355,8 @@ func (s *session) exec(app, arg, appUUID, appUUIDName string) bool {
 	if !ok {
 		resp = "_none_"
 	}
+	run.End, run.Response = time.Now(), resp
+	s.apps = append(s.apps, run)
 	c.fire(evExecuteComplete, &evArgs{app: app, appData: expanded, appResp: resp, appUUID: appUUID, appUUIDName: appUUIDName})
 	if c.ackPending {
 		c.ackPending = false

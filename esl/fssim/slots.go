@@ -51,6 +51,9 @@ const (
 	sJobArg
 	sControl
 	sSocketMode
+	sSubclass
+	sCallFile
+	sCallLine
 )
 
 // omitEmpty reports slots whose header FreeSWITCH leaves out when the value

@@ -10,19 +10,24 @@
 //
 // Scope: the socket commands of mod_event_socket (with the full gate);
 // the apis uuid_setvar, uuid_setvar_multi, uuid_getvar, uuid_exists,
-// uuid_kill, uuid_break and uuid_transfer (any other api answers
+// uuid_kill, uuid_break and uuid_transfer, and the audio-streaming modules'
+// uuid_audio_fork and uuid_audio_stream (any other api answers
 // "-ERR <name> Command not found!", as without the module); the apps set,
 // export, unset, multiset, multiunset, answer, pre_answer, ring_ready,
 // playback, sleep, hangup, transfer, bridge, play_and_get_digits and
 // sched_hangup, plus a few no-ops (log, info, ...). Any other app name hangs
 // the call up with DESTINATION_OUT_OF_ORDER, as FreeSWITCH does for an
-// unknown app. Only the controlled channel's events exist (B-legs and
-// CUSTOM events are never generated); `event json|xml` is answered as
-// FreeSWITCH does but events stay plain.
+// unknown app. Only the controlled channel's events exist (no B-leg
+// events); the only CUSTOM events are the audio modules' (media.go), which
+// also stream the caller's audio (Call.Audio) to a WebSocket server and
+// play its audio back (Stream.Heard), following the WebSocket transcripts
+// in testdata/ws. `event json|xml` is answered as FreeSWITCH does but
+// events stay plain.
 package fssim
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"strings"
 	"time"
@@ -52,6 +57,16 @@ type Switch struct {
 	SocketArg string
 	// Dial opens the connection; nil means a net.Dialer.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
+
+	// WSTLS configures wss:// streams (nil: system roots).
+	WSTLS *tls.Config
+	// WSConnectTimeout bounds an audio stream's connect and upgrade (real
+	// time); 0 means 10 s. A timeout is a connect failure.
+	WSConnectTimeout time.Duration
+	// MaxHeard bounds Stream.Heard (audio time, per stream); 0 means 10 s,
+	// negative keeps none (load tests). Longer playout is only counted in
+	// HeardSamples.
+	MaxHeard time.Duration
 }
 
 // Target is one bridge outcome rule.
@@ -119,6 +134,9 @@ type Call struct {
 	// MaxDuration is a safety net in real time: the switch hangs the call up
 	// (ALLOTTED_TIMEOUT) and closes the socket after it; default 5 min.
 	MaxDuration time.Duration
+	// Audio is what the caller says into audio streams; nil means the
+	// 1 kHz tone of the recordings (RecordedTone).
+	Audio AudioSource
 }
 
 // DTMF is one burst of digits.
@@ -141,6 +159,7 @@ type Result struct {
 	Commands       []Command         // every command received, in order
 	Sent           []Sent            // every message written, in order
 	Bridges        []Bridge          // each bridge executed
+	Apps           []AppRun          // each application executed, in order
 	Vars           map[string]string // channel variables at the end
 	// HangupCause is "" if the channel was still up when the socket ended.
 	HangupCause string
@@ -157,6 +176,9 @@ type Result struct {
 	// "no-linger", "max-duration", "connect-timeout" (no connect within 25 s;
 	// the caller stays parked) or "canceled" (ctx).
 	End string
+	// Streams are the uuid_audio_fork / uuid_audio_stream WebSockets, in
+	// the order they were started.
+	Streams []Stream
 }
 
 // Command is one command received from the outbound server.
@@ -203,6 +225,15 @@ type Sent struct {
 	// response, the Content-Disposition of a notice.
 	Text string
 	Size int // bytes written
+}
+
+// AppRun is one application the channel executed (a queued message
+// flushed before it ran, e.g. by uuid_break all, is not one).
+type AppRun struct {
+	App, Arg   string // the argument as expanded
+	UUID       string // Application-UUID
+	Start, End time.Time
+	Response   string // Application-Response
 }
 
 // Bridge is one bridge application run.

@@ -347,7 +347,29 @@ func (t *templates) buildEvents(byName map[string][]recEvent) error {
 		tline{text: "Job-Command: ", slot: sJobCmd},
 		tline{text: "Job-Command-Arg: ", slot: sJobArg})
 	t.events["BACKGROUND_JOB"] = &evTmpl{name: "BACKGROUND_JOB", lines: jl}
+	t.events["CUSTOM"] = customTemplate(ans)
 	return nil
+}
+
+// customTemplate is a module's CUSTOM event as the WebSocket transcripts
+// record it (switch_event_create_subclass, switch_channel_event_set_data,
+// switch_event_add_body): Event-Subclass first, the usual headers with the
+// module's calling file and responseHandler, the channel block and the
+// variables; the body follows with its own Content-Length.
+func customTemplate(ans *evTmpl) *evTmpl {
+	d := derive(ans, "CUSTOM", "", "responseHandler", "")
+	tp := &evTmpl{name: "CUSTOM", vars: d.vars, tail: d.tail,
+		lines: []tline{{text: "Event-Subclass: ", slot: sSubclass}}}
+	for _, ln := range d.lines {
+		switch {
+		case strings.HasPrefix(ln.text, "Event-Calling-File: "):
+			ln = tline{text: "Event-Calling-File: ", slot: sCallFile}
+		case strings.HasPrefix(ln.text, "Event-Calling-Line-Number: "):
+			ln = tline{text: "Event-Calling-Line-Number: ", slot: sCallLine}
+		}
+		tp.lines = append(tp.lines, ln)
+	}
+	return tp
 }
 
 func suffixLen(lines []hdr) int {

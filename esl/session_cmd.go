@@ -1,0 +1,143 @@
+package esl
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Send writes the commands in one write and returns their replies in
+// order. A "-ERR" reply is not an error here; see Reply.OK.
+func (s *Session) Send(ctx context.Context, cmds ...Command) ([]Reply, error) {
+	p, err := s.Post(cmds...)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wait(ctx)
+}
+
+// Post writes the commands in one write without waiting for their
+// replies, so the next command can follow at once (FreeSWITCH answers in
+// order). Collect the replies with Wait.
+func (s *Session) Post(cmds ...Command) (*Pending, error) {
+	p := &Pending{s: s, cmds: cmds, chans: make([]chan Reply, len(cmds))}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.wbuf = s.wbuf[:0]
+	for _, c := range cmds {
+		msg := c.BuildMessage()
+		if err := checkMessage(msg); err != nil {
+			return nil, err
+		}
+		s.wbuf = append(s.wbuf, msg...)
+		s.wbuf = append(s.wbuf, '\n', '\n')
+	}
+	select {
+	case <-s.closed:
+		return nil, s.closedErr()
+	default:
+	}
+	for i := range p.chans {
+		p.chans[i] = make(chan Reply, 1)
+		s.waiters.push(p.chans[i])
+	}
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.replyTimeout))
+	if _, err := s.conn.Write(s.wbuf); err != nil {
+		s.stop(err)
+		return nil, fmt.Errorf("esl: write: %w", err)
+	}
+	return p, nil
+}
+
+// Do sends one command and turns a refusal into a *ReplyError.
+func (s *Session) Do(ctx context.Context, cmd Command) (Reply, error) {
+	r, err := s.Send(ctx, cmd)
+	if err != nil {
+		return Reply{}, err
+	}
+	if !r[0].OK() {
+		return r[0], &ReplyError{Command: firstLine(cmd.BuildMessage()), Text: r[0].Result()}
+	}
+	return r[0], nil
+}
+
+func (s *Session) closedErr() error {
+	<-s.closed
+	if s.readErr == nil || s.readErr == ErrClosed {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: %w", ErrClosed, s.readErr)
+}
+
+// NextAppUUID returns a fresh Event-UUID for an execute.
+func (s *Session) NextAppUUID() string {
+	s.appSeq++
+	return "ailb-" + s.appPrefix + "-" + strconv.Itoa(s.appSeq)
+}
+
+// Start queues app on the channel with event-lock and returns the
+// Application-UUID its completion will carry.
+func (s *Session) Start(ctx context.Context, app, arg string) (string, error) {
+	if err := CheckValue(app); err != nil {
+		return "", fmt.Errorf("esl: app name: %w", err)
+	}
+	if err := CheckValue(arg); err != nil {
+		return "", fmt.Errorf("esl: %s argument: %w", app, err)
+	}
+	id := s.NextAppUUID()
+	_, err := s.Do(ctx, Execute{UUID: s.uuid, App: app, Arg: arg, EventUUID: id, Lock: true})
+	return id, err
+}
+
+// Execute runs app and waits for its CHANNEL_EXECUTE_COMPLETE.
+func (s *Session) Execute(ctx context.Context, app, arg string, timeout time.Duration) (*Event, error) {
+	id, err := s.Start(ctx, app, arg)
+	if err != nil {
+		return nil, err
+	}
+	return s.Wait(ctx, timeout, CompletionOf(id))
+}
+
+// SendHangup asks FreeSWITCH to hang up the channel; it does not wait.
+func (s *Session) SendHangup(ctx context.Context, cause string) error {
+	_, err := s.Do(ctx, Hangup{UUID: s.uuid, Cause: cause})
+	return err
+}
+
+// Pending are the replies of posted commands, still to be read.
+type Pending struct {
+	s     *Session
+	cmds  []Command
+	chans []chan Reply
+}
+
+// Wait returns the replies in command order.
+func (p *Pending) Wait(ctx context.Context) ([]Reply, error) {
+	s := p.s
+	replies := make([]Reply, len(p.chans))
+	timer := time.NewTimer(s.replyTimeout)
+	defer timer.Stop()
+	for i, c := range p.chans {
+		select {
+		case r := <-c:
+			replies[i] = r
+		case <-s.closed:
+			// A reply may have been delivered just before the close.
+			select {
+			case r := <-c:
+				replies[i] = r
+				continue
+			default:
+			}
+			return replies[:i], s.closedErr()
+		case <-ctx.Done():
+			s.stop(ErrTimeout) // replies would now pair with the wrong commands
+			return replies[:i], ctx.Err()
+		case <-timer.C:
+			s.stop(ErrTimeout)
+			return replies[:i], fmt.Errorf("%w: no reply to %q", ErrTimeout, firstLine(p.cmds[i].BuildMessage()))
+		}
+	}
+	return replies, nil
+}

@@ -51,9 +51,18 @@ type Reader struct {
 	buf []byte // header block scratch, reused
 }
 
-// NewReader reads frames from r.
+// NewReader reads frames from r. The buffer is small because thousands
+// of calls sit idle holding one each; bodies are read past it.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 8<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10)}
+}
+
+// Shrink drops the header scratch after an unusually large block (the
+// connect reply), so an idle call does not keep it.
+func (r *Reader) Shrink() {
+	if cap(r.buf) > 1<<10 {
+		r.buf = nil
+	}
 }
 
 // Next returns the next frame. Errors are io.EOF (clean end between

@@ -13,7 +13,8 @@ type Headers struct {
 }
 
 // Get returns the decoded value of the first header with this exact name,
-// or "" when there is none.
+// or "" when there is none. The value may share memory with the whole
+// block: strings.Clone what is kept after the event is dropped.
 func (h Headers) Get(name string) string {
 	v, _ := h.Lookup(name)
 	return v

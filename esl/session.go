@@ -184,6 +184,7 @@ func (s *Session) connect(timeout time.Duration) error {
 		return &ProtocolError{Reason: "connect reply with a malformed Unique-ID"}
 	}
 	s.appPrefix = s.uuid[:min(8, len(s.uuid))]
+	s.rd.Shrink()
 	go s.readLoop()
 	return nil
 }

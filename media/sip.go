@@ -134,14 +134,16 @@ func Dial(ctx context.Context, s Session, dial string, ring time.Duration, bleg 
 	case err != nil:
 		return nil, err
 	case ev.Is(esl.ChannelBridge):
-		return &Leg{AppUUID: id, BLeg: ev.Get("Other-Leg-Unique-ID"), AnsweredAt: time.Now()}, nil
+		// Cloned: a substring would keep the whole 8 KB event alive for
+		// the length of the conversation.
+		return &Leg{AppUUID: id, BLeg: strings.Clone(ev.Get("Other-Leg-Unique-ID")), AnsweredAt: time.Now()}, nil
 	}
 	if f := Classify(ev); f != nil {
 		return nil, f
 	}
 	// Completion with SUCCESS but no CHANNEL_BRIDGE seen: answered and
 	// already over. Report it as answered.
-	return &Leg{AppUUID: id, BLeg: ev.Get("Other-Leg-Unique-ID"), AnsweredAt: time.Now()}, nil
+	return &Leg{AppUUID: id, BLeg: strings.Clone(ev.Get("Other-Leg-Unique-ID")), AnsweredAt: time.Now()}, nil
 }
 
 // Wait blocks until the bridge ends: the far end leaves (its completion)

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"ailb/esl/fssim"
+)
+
+func TestClassify(t *testing.T) {
+	ok := fssim.Bridge{Endpoints: []string{"sofia/internal/ai-1@127.0.0.1"}, Outcome: "SUCCESS", Answered: true}
+	busy := fssim.Bridge{Endpoints: []string{"sofia/internal/ai-2@127.0.0.1"}, Outcome: "USER_BUSY"}
+	tests := []struct {
+		name       string
+		res        *fssim.Result
+		err        error
+		want       outcome
+		wantDetail string
+	}{
+		{"answered first", &fssim.Result{End: "exit", HungUpBy: "app", Bridges: []fssim.Bridge{ok}}, nil, outAI, ""},
+		{"answered after failover", &fssim.Result{End: "exit", HungUpBy: "app", Bridges: []fssim.Bridge{busy, ok}}, nil, outFailoverAI, ""},
+		{"fallback assistant answered is a fallback", &fssim.Result{End: "exit", HungUpBy: "app", Bridges: []fssim.Bridge{busy, ok},
+			Vars: map[string]string{"ailb_fallback": "assistant:spare"}}, nil, outFallback, ""},
+		{"transferred", &fssim.Result{End: "exit", Bridges: []fssim.Bridge{busy}, Transferred: "1000 XML default"}, nil, outFallback, ""},
+		{"back to the dialplan", &fssim.Result{End: "exit", ContinuedDialplan: true}, nil, outFallback, ""},
+		{"switch hung up", &fssim.Result{End: "exit", HungUpBy: "switch", HangupCause: "USER_BUSY", Bridges: []fssim.Bridge{busy}}, nil, outSwitch, ""},
+		{"caller hung up", &fssim.Result{End: "exit", HungUpBy: "caller", HangupCause: "ORIGINATOR_CANCEL"}, nil, outCaller, ""},
+		{"dropped by the controller", &fssim.Result{End: "exit", HungUpBy: "app", HangupCause: "NORMAL_CLEARING", Bridges: []fssim.Bridge{busy}},
+			nil, outDropped, "hung up by app (NORMAL_CLEARING); bridges: sofia/internal/ai-2@127.0.0.1=USER_BUSY"},
+		{"dial error", nil, errors.New("connection refused"), outError, "connection refused"},
+		{"connect timeout", &fssim.Result{End: "connect-timeout"}, nil, outError, "socket ended: connect-timeout; channel still up"},
+		{"max duration", &fssim.Result{End: "max-duration", HungUpBy: "switch"}, nil, outError, "max-duration"},
+		{"canceled", &fssim.Result{End: "canceled"}, context.Canceled, outError, "context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := classify(tt.res, tt.err)
+			if got.outcome != tt.want {
+				t.Fatalf("outcome = %v (%s), want %v", got.outcome, got.detail, tt.want)
+			}
+			if got.outcome.failure() != (tt.want == outDropped || tt.want == outError) {
+				t.Errorf("failure() = %v", got.outcome.failure())
+			}
+			if !strings.Contains(got.detail, tt.wantDetail) {
+				t.Errorf("detail = %q, want it to contain %q", got.detail, tt.wantDetail)
+			}
+			if tt.wantDetail == "" && got.detail != "" {
+				t.Errorf("detail = %q for a call that did not fail", got.detail)
+			}
+		})
+	}
+}
+
+func TestSetupLatency(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms float64) time.Time { return t0.Add(time.Duration(ms * float64(time.Millisecond))) }
+	cmd := func(ms float64, line string, headers ...[2]string) fssim.Command {
+		return fssim.Command{At: at(ms), Line: line, Headers: headers}
+	}
+	bridge := func(ms float64) fssim.Command {
+		return cmd(ms, "sendmsg x", [2]string{"call-command", "execute"}, [2]string{"execute-app-name", "bridge"}, [2]string{"execute-app-arg", "sofia/internal/ai@h"})
+	}
+	tests := []struct {
+		name      string
+		connected time.Time
+		cmds      []fssim.Command
+		want      time.Duration
+	}{
+		{"bridge", at(0), []fssim.Command{cmd(-1, "connect"), cmd(0.1, "linger 10"), cmd(0.2, "myevents plain"), bridge(0.5)}, 500 * time.Microsecond},
+		{"set executes do not count", at(0), []fssim.Command{cmd(-1, "connect"),
+			cmd(1, "sendmsg x", [2]string{"call-command", "execute"}, [2]string{"execute-app-name", "set"}), bridge(3)}, 3 * time.Millisecond},
+		{"audio fork start", at(0), []fssim.Command{cmd(-1, "connect"), cmd(0.3, "api uuid_audio_fork x start ws://h/c mono 8k")}, 300 * time.Microsecond},
+		{"audio stream start via bgapi", at(0), []fssim.Command{cmd(-1, "connect"), cmd(0.4, "bgapi uuid_audio_stream x start ws://h/c mono 8k")}, 400 * time.Microsecond},
+		{"audio fork stop does not count", at(0), []fssim.Command{cmd(-1, "connect"), cmd(0.3, "api uuid_audio_fork x stop"), bridge(2)}, 2 * time.Millisecond},
+		// The server answered before the switch's write returned: the
+		// first command after connect bounds when the reply was out.
+		{"reply write returned late", at(1), []fssim.Command{cmd(-1, "connect"), cmd(0.2, "linger 10"), bridge(0.7)}, 500 * time.Microsecond},
+		{"no bridge", at(0), []fssim.Command{cmd(-1, "connect"), cmd(1, "linger 10"), cmd(2, "exit")}, -1},
+		{"no connect reply", time.Time{}, []fssim.Command{cmd(-1, "connect"), bridge(1)}, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := &fssim.Result{ConnectReplyAt: tt.connected, Commands: tt.cmds}
+			if got := setupLatency(res); got != tt.want {
+				t.Errorf("setupLatency = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -525,3 +525,74 @@ func TestTransientFailureRetriedOnSameAssistant(t *testing.T) {
 		})
 	}
 }
+
+// A route's max_calls caps its calls in progress; a call over the cap gets
+// the overflow action, and the slot is free again when a call ends.
+func TestRouteMaxCallsOverflow(t *testing.T) {
+	yaml := strings.Replace(baseConfig, "    match: {variables: {ailb_route: sales}}\n    pool: sales\n",
+		"    match: {variables: {ailb_route: sales}}\n    pool: sales\n    max_calls: 1\n    overflow: {action: extension, extension: \"9999\", context: busy}\n", 1)
+	e := start(t, yaml, []fssim.Target{{Outcome: fssim.Outcome{Kind: fssim.Answer, TalkFor: 2 * time.Second}}})
+	first := make(chan *fssim.Result, 1)
+	go func() { first <- e.call(fssim.Call{}) }()
+	for deadline := time.Now().Add(5 * time.Second); e.srv.Active() < 1 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	over := e.call(fssim.Call{})
+	if len(over.Bridges) != 0 || over.Transferred != "9999 XML busy" {
+		t.Fatalf("call over the cap: bridges %s, transferred %q", endpoints(over), over.Transferred)
+	}
+	if res := <-first; len(res.Bridges) != 1 || !res.Bridges[0].Answered {
+		t.Fatalf("first call: %s", endpoints(res))
+	}
+	if again := e.call(fssim.Call{}); len(again.Bridges) != 1 {
+		t.Fatalf("slot not released: %s transferred %q", endpoints(again), again.Transferred)
+	}
+}
+
+// A reload affects calls that start after it; a call in progress keeps
+// the configuration it started with.
+func TestReloadKeepsCallsInProgressOnTheirSnapshot(t *testing.T) {
+	cfg, err := config.Load(strings.NewReader(baseConfig), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := strings.Replace(baseConfig, `fallback: {action: extension, extension: "1000", context: default}`, `fallback: {action: extension, extension: "2222", context: default}`, 1)
+	load := func() (*config.Config, error) {
+		return config.Load(strings.NewReader(next), func(string) (string, bool) { return "", false })
+	}
+	rt, err := dialplan.NewRuntime(cfg, load, dialplan.Deps{Store: routing.NewMemory()}, nil, nil, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second, Handler: rt.Flow}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(ln); close(done) }()
+	defer func() { srv.Close(); <-done }()
+	// Every member rings 600 ms then fails: the call meets its fallback
+	// after the reload.
+	sw := &fssim.Switch{Addr: ln.Addr().String(), Scale: 0.05, Targets: []fssim.Target{{Outcome: fssim.Outcome{Kind: fssim.Busy, After: 4 * time.Second}}}}
+	inProgress := make(chan *fssim.Result, 1)
+	go func() {
+		res, _ := sw.Run(context.Background(), fssim.Call{Vars: map[string]string{"ailb_route": "sales"}})
+		inProgress <- res
+	}()
+	time.Sleep(100 * time.Millisecond)
+	if err := rt.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := sw.Run(context.Background(), fssim.Call{Vars: map[string]string{"ailb_route": "sales"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := <-inProgress; res.Transferred != "1000 XML default" {
+		t.Fatalf("call in progress during the reload went to %q", res.Transferred)
+	}
+	if after.Transferred != "2222 XML default" {
+		t.Fatalf("call after the reload went to %q", after.Transferred)
+	}
+}

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"math"
+	"sync"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -10,35 +11,61 @@ import (
 // available member scores -weight/ln(h(member, key)) and the highest
 // wins. The same key reaches the same member, and a member going away
 // moves only the keys it had. Calls without a key are spread at random.
-type consistentHash struct{}
+type consistentHash struct {
+	once    sync.Once
+	members []uint64 // hash of each member's name; a pool's members never change
+}
 
-var _ Strategy = consistentHash{}
+var _ Strategy = (*consistentHash)(nil)
 
-func (consistentHash) Pick(c *Choice) int {
+func (s *consistentHash) Pick(c *Choice) int {
 	if c.Key == "" {
 		return random{}.Pick(c)
 	}
+	s.once.Do(func() {
+		s.members = make([]uint64, len(c.Members))
+		for i, m := range c.Members {
+			s.members[i] = xxhash.Sum64String(m.Name)
+		}
+	})
+	key := xxhash.Sum64String(c.Key)
+	weighted := false
+	for i, m := range c.Members {
+		if c.Available[i] && m.Weight != c.Members[0].Weight {
+			weighted = true
+			break
+		}
+	}
 	best := -1
 	var bestScore float64
+	var bestHash uint64
 	for i, m := range c.Members {
 		if !c.Available[i] || m.Weight <= 0 {
 			continue
 		}
-		s := rendezvous(m.Name, c.Key, m.Weight)
-		if best < 0 || s > bestScore {
+		h := mix(s.members[i] ^ key)
+		if !weighted {
+			// Equal weights: the highest hash wins, no logarithm needed.
+			if best < 0 || h > bestHash {
+				best, bestHash = i, h
+			}
+			continue
+		}
+		// A uniform value in (0,1) from the top 53 bits, never 0.
+		u := (float64(h>>11) + 0.5) / (1 << 53)
+		if s := -float64(m.Weight) / math.Log(u); best < 0 || s > bestScore {
 			best, bestScore = i, s
 		}
 	}
 	return best
 }
 
-func rendezvous(member, key string, weight int) float64 {
-	var d xxhash.Digest
-	d.Reset()
-	_, _ = d.WriteString(member)
-	_, _ = d.WriteString("\x00")
-	_, _ = d.WriteString(key)
-	// A uniform value in (0,1): the top 53 bits, never 0.
-	u := (float64(d.Sum64()>>11) + 0.5) / (1 << 53)
-	return -float64(weight) / math.Log(u)
+// mix is splitmix64's finaliser: it spreads the pair of hashes so that
+// every member's scores are independent across keys.
+func mix(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
 }

@@ -102,11 +102,17 @@ func (s *lowestLatency) Observe(member string, setup time.Duration, failed bool,
 func (s *lowestLatency) Pick(c *Choice) int {
 	best, ties := -1, 0
 	var bestScore float64
+	s.lat.mu.Lock()
+	defer s.lat.mu.Unlock()
 	for i, m := range c.Members {
 		if !c.Available[i] || m.Weight <= 0 {
 			continue
 		}
-		score := s.lat.Cost(m.Name, c.Now) * float64(c.Active[i]+1) / float64(m.Weight)
+		cost := 0.0
+		if e, ok := s.lat.m[m.Name]; ok {
+			cost = e.decayed(c.Now, s.lat.opts.Decay)
+		}
+		score := cost * float64(c.Active[i]+1) / float64(m.Weight)
 		switch {
 		case best < 0 || score < bestScore:
 			best, bestScore, ties = i, score, 1

@@ -340,14 +340,16 @@ func TestRouteTable(t *testing.T) {
 }
 
 func BenchmarkPick(b *testing.B) {
-	for _, kind := range []Kind{RoundRobin, Priority, Percentage} {
+	for _, kind := range Kinds {
 		for _, n := range []int{3, 30, 300} {
 			b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
 				spec := make([]string, n)
 				for i := range spec {
 					spec[i] = fmt.Sprintf("m%d:%d:%d", i, i%3, 1+i%5)
 				}
-				p := pool(b, kind, members(spec...))
+				p := pool(b, kind, members(spec...), func(c *PoolConfig) {
+					c.HashKey = func(HashFacts) string { return "+15551234567" }
+				})
 				ctx := context.Background()
 				b.ReportAllocs()
 				for b.Loop() {

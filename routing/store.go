@@ -46,44 +46,53 @@ type PickRequest struct {
 	After int
 }
 
-// Memory is the embedded store: counters in this process.
+// Memory is the embedded store: counters in this process. Lookups are
+// lock-free: the maps are replaced, never changed, when a key is added
+// (keys are assistants, routes and pools: added once, read on every pick).
 type Memory struct {
-	mu       sync.RWMutex
-	active   map[string]*atomic.Int64
-	counters map[string]*atomic.Uint64
+	mu       sync.Mutex // serialises adding keys
+	active   atomic.Pointer[map[string]*atomic.Int64]
+	counters atomic.Pointer[map[string]*atomic.Uint64]
 }
 
 var _ Store = (*Memory)(nil)
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{active: map[string]*atomic.Int64{}, counters: map[string]*atomic.Uint64{}}
+	m := &Memory{}
+	m.active.Store(&map[string]*atomic.Int64{})
+	m.counters.Store(&map[string]*atomic.Uint64{})
+	return m
 }
 
-func counter[T any](mu *sync.RWMutex, m map[string]*T, key string) *T {
-	mu.RLock()
-	c, ok := m[key]
-	mu.RUnlock()
-	if ok {
+func counter[T any](mu *sync.Mutex, p *atomic.Pointer[map[string]*T], key string) *T {
+	if c, ok := (*p.Load())[key]; ok {
 		return c
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if c, ok = m[key]; !ok {
-		c = new(T)
-		m[key] = c
+	old := *p.Load()
+	if c, ok := old[key]; ok {
+		return c
 	}
+	next := make(map[string]*T, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	c := new(T)
+	next[key] = c
+	p.Store(&next)
 	return c
 }
 
 // Next implements Store. The first ticket is 0.
 func (m *Memory) Next(_ context.Context, pool string) uint64 {
-	return counter(&m.mu, m.counters, pool).Add(1) - 1
+	return counter(&m.mu, &m.counters, pool).Add(1) - 1
 }
 
 // Acquire implements Store.
 func (m *Memory) Acquire(_ context.Context, member, _ string, limit int) bool {
-	c := counter(&m.mu, m.active, member)
+	c := counter(&m.mu, &m.active, member)
 	for {
 		n := c.Load()
 		if limit > 0 && n >= int64(limit) {
@@ -97,10 +106,13 @@ func (m *Memory) Acquire(_ context.Context, member, _ string, limit int) bool {
 
 // Release implements Store.
 func (m *Memory) Release(_ context.Context, member, _ string) {
-	counter(&m.mu, m.active, member).Add(-1)
+	counter(&m.mu, &m.active, member).Add(-1)
 }
 
 // Active implements Store.
 func (m *Memory) Active(member string) int {
-	return int(counter(&m.mu, m.active, member).Load())
+	if c, ok := (*m.active.Load())[member]; ok {
+		return int(c.Load())
+	}
+	return 0
 }

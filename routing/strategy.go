@@ -86,7 +86,7 @@ func New(kind Kind, lat *Latency) (Strategy, error) {
 	case LeastConnections:
 		return leastConnections{}, nil
 	case ConsistentHash:
-		return consistentHash{}, nil
+		return &consistentHash{}, nil
 	case LowestLatency:
 		if lat == nil {
 			lat = NewLatency(LatencyOptions{})

@@ -7,9 +7,11 @@ import "sync"
 // highest, and subtracts the total from the winner. Over each cycle of
 // sum(weights) picks every member gets exactly its weight, interleaved
 // (5,1,1 gives a a b a c a a, not a a a a a b c).
+// A strategy instance belongs to one pool, whose members never change, so
+// the running scores are indexed like c.Members.
 type weightedRoundRobin struct {
 	mu      sync.Mutex
-	current map[string]int
+	current []int
 }
 
 var _ Strategy = (*weightedRoundRobin)(nil)
@@ -17,22 +19,22 @@ var _ Strategy = (*weightedRoundRobin)(nil)
 func (w *weightedRoundRobin) Pick(c *Choice) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.current == nil {
-		w.current = make(map[string]int, len(c.Members))
+	if len(w.current) != len(c.Members) {
+		w.current = make([]int, len(c.Members))
 	}
 	best, total := -1, 0
 	for i, m := range c.Members {
 		if !c.Available[i] || m.Weight <= 0 {
 			continue
 		}
-		w.current[m.Name] += m.Weight
+		w.current[i] += m.Weight
 		total += m.Weight
-		if best < 0 || w.current[m.Name] > w.current[c.Members[best].Name] {
+		if best < 0 || w.current[i] > w.current[best] {
 			best = i
 		}
 	}
 	if best >= 0 {
-		w.current[c.Members[best].Name] -= total
+		w.current[best] -= total
 	}
 	return best
 }

@@ -50,13 +50,20 @@ type callResult struct {
 	setup   time.Duration // connect reply -> first bridge or stream start; <0 if none
 	outcome outcome
 	detail  string // failures only
+	// failovers: an assistant's failure on the wire (the bridge's outcome
+	// sent) -> the next attempt's command received, for each one.
+	failovers []time.Duration
+	// toPrompt: the last assistant failure -> the IVR's first prompt
+	// (play_and_get_digits); <0 when no menu followed.
+	toPrompt time.Duration
 }
 
 // classify turns what the simulator saw into a callResult.
 func classify(res *fssim.Result, err error) callResult {
-	r := callResult{setup: -1}
+	r := callResult{setup: -1, toPrompt: -1}
 	if res != nil {
 		r.setup = setupLatency(res)
+		r.failovers, r.toPrompt = failoverLatencies(res)
 	}
 	switch {
 	case err != nil:
@@ -160,4 +167,34 @@ func isSetupCommand(c *fssim.Command) bool {
 	// uuid_audio_fork <uuid> start <url> ...
 	f := strings.Fields(line)
 	return len(f) >= 3 && (f[0] == "uuid_audio_fork" || f[0] == "uuid_audio_stream") && f[2] == "start"
+}
+
+// failoverLatencies reads, from what the switch saw, how fast ailb moved on
+// after an assistant failed: from each failed bridge's outcome on the wire
+// to the next bridge command, and from the last one to the IVR's first
+// prompt (play_and_get_digits), when a menu followed.
+func failoverLatencies(res *fssim.Result) (next []time.Duration, toPrompt time.Duration) {
+	toPrompt = -1
+	var last time.Time
+	for _, b := range res.Bridges {
+		if b.Answered || b.Outcome == "ORIGINATOR_CANCEL" {
+			continue
+		}
+		last = b.End
+		for _, c := range res.Commands {
+			if c.At.After(b.End) && c.App() == "bridge" {
+				next = append(next, c.At.Sub(b.End))
+				break
+			}
+		}
+	}
+	if !last.IsZero() {
+		for _, c := range res.Commands {
+			if c.At.After(last) && c.App() == "play_and_get_digits" {
+				toPrompt = c.At.Sub(last)
+				break
+			}
+		}
+	}
+	return next, toPrompt
 }

@@ -90,3 +90,30 @@ func TestSetupLatency(t *testing.T) {
 		})
 	}
 }
+
+func TestFailoverLatencies(t *testing.T) {
+	t0 := time.Unix(100, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	cmd := func(ms int, app string) fssim.Command {
+		return fssim.Command{At: at(ms), Line: "sendmsg u", Headers: [][2]string{{"execute-app-name", app}}}
+	}
+	res := &fssim.Result{
+		Bridges: []fssim.Bridge{
+			{Outcome: "USER_BUSY", End: at(10)},
+			{Outcome: "NORMAL_TEMPORARY_FAILURE", End: at(50)},
+		},
+		Commands: []fssim.Command{
+			cmd(0, "bridge"), {At: at(11), Line: "api uuid_setvar_multi u ailb_last_failure=USER_BUSY"},
+			cmd(12, "bridge"), cmd(51, "answer"), cmd(75, "play_and_get_digits"),
+		},
+	}
+	next, toPrompt := failoverLatencies(res)
+	if len(next) != 1 || next[0] != 2*time.Millisecond || toPrompt != 25*time.Millisecond {
+		t.Fatalf("next %v to prompt %v", next, toPrompt)
+	}
+	// The caller hanging up is no failover.
+	res.Bridges = []fssim.Bridge{{Outcome: "ORIGINATOR_CANCEL", End: at(10)}}
+	if next, toPrompt := failoverLatencies(res); len(next) != 0 || toPrompt != -1 {
+		t.Fatalf("caller hangup counted: %v %v", next, toPrompt)
+	}
+}

@@ -145,8 +145,10 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 		probe      func(context.Context) error
 	}
 	ailbProbe := tcpProbe(addrs[0])
+	metricsURL := map[string]string{}
 	if httpOn {
 		ailbProbe = readyzProbe(addrs[1])
+		metricsURL["ailb"] = "http://" + addrs[1] + "/metrics"
 	}
 	specs := []childSpec{
 		{"ailb", addrs[0], []string{o.ailb, "serve", "-config", cfgPath}, ailbProbe},
@@ -179,6 +181,7 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 		probe := tcpProbe(addrs[5])
 		if httpOn {
 			probe = readyzProbe(addrs[6])
+			metricsURL["ailb-redis"] = "http://" + addrs[6] + "/metrics"
 		}
 		specs = append(specs, childSpec{"ailb-redis", addrs[5], []string{o.ailb, "serve", "-config", rpath}, probe})
 	}
@@ -218,6 +221,9 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 		for i, c := range children {
 			s := base
 			s.Addr, s.PID = c.addr, c.pid()
+			if m, ok := metricsURL[c.name]; ok {
+				s.Metrics = m
+			}
 			for attempt := 0; ; attempt++ {
 				if w := settle(ctx, children, o.settle); w != "" {
 					res.Notes = append(res.Notes, fmt.Sprintf("round %d, %s: %s", round+1, c.name, w))

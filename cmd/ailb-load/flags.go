@@ -104,6 +104,7 @@ type loadFlags struct {
 	maxCall  time.Duration
 	targets  []targetSpec
 	vars     map[string]string
+	metrics  string
 }
 
 func (f *loadFlags) register(fs *flag.FlagSet, calls int, rate float64) {
@@ -122,6 +123,7 @@ func (f *loadFlags) register(fs *flag.FlagSet, calls int, rate float64) {
 		}
 		return err
 	})
+	fs.StringVar(&f.metrics, "metrics", "", "the server's /metrics URL: report how much ailb_ai_failures_total and ailb_store_fallback_total grew")
 	fs.Func("var", "name=value: a channel variable the dialplan set before the socket application (e.g. ailb_route=sales); repeatable", func(s string) error {
 		return parseVar(s, f.vars)
 	})
@@ -160,6 +162,6 @@ func (f *loadFlags) spec(addr string) (spec, error) {
 	return spec{
 		Addr: addr, Calls: f.calls, Rate: f.rate, Hold: f.hold, HoldRate: f.holdRate,
 		Talk: f.talk, Scale: f.scale, MaxCall: f.maxCall,
-		Targets: buildTargets(f.targets, f.talk), Vars: f.vars,
+		Targets: buildTargets(f.targets, f.talk), Vars: f.vars, Metrics: f.metrics,
 	}, nil
 }

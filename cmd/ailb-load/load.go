@@ -27,6 +27,8 @@ type spec struct {
 	Vars     map[string]string
 	// PID is the server's process, for its CPU and memory; 0: not measured.
 	PID int
+	// Metrics is the server's /metrics URL, for its failure counters ("": none).
+	Metrics string
 }
 
 // maxListed bounds the failures a report lists one by one.
@@ -54,7 +56,19 @@ func runLoad(ctx context.Context, s spec) (*report, error) {
 			return nil, err
 		}
 	}
+	var before map[string]float64
+	if s.Metrics != "" {
+		var err error
+		if before, err = scrape(ctx, s.Metrics); err != nil {
+			rep.Warnings = append(rep.Warnings, "server metrics: "+err.Error())
+		}
+	}
 	measure(ctx, s, rep)
+	if before != nil {
+		if after, err := scrape(ctx, s.Metrics); err == nil {
+			rep.ServerCounters = counterDeltas(before, after)
+		}
+	}
 	if held != nil {
 		rep.HoldLost, rep.holdFailures = held.stop()
 	}

@@ -23,8 +23,12 @@ type report struct {
 	Elapsed  time.Duration `json:"elapsed_ns"` // first launch to the end of the last call
 	Achieved float64       `json:"achieved_calls_per_s"`
 	// Lateness is how late each call was placed against its schedule.
-	Lateness      summary `json:"launch_lateness"`
-	Setup         summary `json:"setup"`
+	Lateness summary `json:"launch_lateness"`
+	Setup    summary `json:"setup"`
+	// Failover: an assistant's failure on the wire -> the next bridge;
+	// ToPrompt: the last failure -> the fallback IVR's first prompt.
+	Failover      summary `json:"failover"`
+	ToPrompt      summary `json:"to_ivr_prompt"`
 	NoSetup       int     `json:"no_setup"` // calls without a bridge or stream start
 	MaxInProgress int     `json:"max_in_progress"`
 	HoldLost      int     `json:"hold_lost"`
@@ -33,8 +37,11 @@ type report struct {
 	Failures    int            `json:"failures"`
 	FailureList []string       `json:"failure_list,omitempty"`
 
-	Server    *serverUsage `json:"server,omitempty"`
-	Generator cpuUsage     `json:"generator"`
+	Server *serverUsage `json:"server,omitempty"`
+	// ServerCounters is how much the server's failure counters grew during
+	// the measured calls (with -metrics).
+	ServerCounters map[string]float64 `json:"server_counters,omitempty"`
+	Generator      cpuUsage           `json:"generator"`
 	// Others is the CPU every other process used meanwhile.
 	Others   *cpuUsage `json:"other_processes,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
@@ -83,7 +90,12 @@ func newReport(s spec) *report {
 
 func (r *report) addResults(results []callResult) {
 	r.setups = make([]time.Duration, 0, len(results))
+	var failovers, prompts []time.Duration
 	for _, c := range results {
+		failovers = append(failovers, c.failovers...)
+		if c.toPrompt >= 0 {
+			prompts = append(prompts, c.toPrompt)
+		}
 		r.counts[c.outcome]++
 		if c.setup >= 0 {
 			r.setups = append(r.setups, c.setup)
@@ -98,6 +110,7 @@ func (r *report) addResults(results []callResult) {
 		}
 	}
 	r.Setup = summarize(r.setups)
+	r.Failover, r.ToPrompt = summarize(failovers), summarize(prompts)
 }
 
 // setRSS picks the peak: VmHWM when it could be reset for this run, else
@@ -191,6 +204,12 @@ func (r *report) writeText(w io.Writer) {
 	s := r.Setup
 	fmt.Fprintf(w, "setup       p50 %s  p95 %s  p99 %s  max %s  (n=%d, connect reply -> bridge/stream start; %d calls had none)\n",
 		ms(s.P50), ms(s.P95), ms(s.P99), ms(s.Max), s.N, r.NoSetup)
+	if f := r.Failover; f.N > 0 {
+		fmt.Fprintf(w, "failover    p50 %s  p99 %s  max %s  (n=%d, an assistant's failure on the wire -> the next bridge command)\n", ms(f.P50), ms(f.P99), ms(f.Max), f.N)
+	}
+	if p := r.ToPrompt; p.N > 0 {
+		fmt.Fprintf(w, "to IVR      p50 %s  p99 %s  max %s  (n=%d, the last failure -> the fallback menu's first prompt)\n", ms(p.P50), ms(p.P99), ms(p.Max), p.N)
+	}
 	c := r.counts
 	fmt.Fprintf(w, "outcomes    answered by AI %d (first try %d, after failover %d); fallback %d; hung up by the switch %d; caller hung up %d; dropped %d; errors %d\n",
 		c[outAI]+c[outFailoverAI], c[outAI], c[outFailoverAI], c[outFallback], c[outSwitch], c[outCaller], c[outDropped], c[outError])
@@ -200,6 +219,13 @@ func (r *report) writeText(w io.Writer) {
 	if sv := r.Server; sv != nil {
 		fmt.Fprintf(w, "server      pid %d: CPU %s = %s per call (%.2f cores); peak RSS %s (%s)\n",
 			sv.PID, sv.CPU.Round(time.Millisecond), ms(sv.CPUPerCall), sv.Cores, mb(sv.PeakRSS), sv.PeakRSSSource)
+	}
+	if len(r.ServerCounters) > 0 {
+		var parts []string
+		for _, name := range watched {
+			parts = append(parts, fmt.Sprintf("%s +%g", name, r.ServerCounters[name]))
+		}
+		fmt.Fprintf(w, "counters    %s\n", strings.Join(parts, ", "))
 	}
 	g := r.Generator
 	keeps := "kept up"

@@ -73,11 +73,12 @@ var errCallerGone = errors.New("caller gone")
 // maxDepth bounds IVR -> pool -> fallback -> IVR chains.
 const maxDepth = 4
 
+// attempt is one try of an assistant, for the call's log line.
 type attempt struct {
-	Assistant string        `json:"assistant"`
-	Result    string        `json:"result"`
-	Cause     string        `json:"cause,omitempty"`
-	Duration  time.Duration `json:"duration"`
+	Assistant string
+	Result    string
+	Cause     string
+	Duration  time.Duration
 }
 
 // call is one call's state, owned by its ServeCall goroutine.
@@ -162,8 +163,9 @@ func (c *call) runRoute(ctx context.Context, rule *routing.Rule) error {
 					return err
 				}
 			}
-			c.fallback = "dialplan"
-			c.post(media.Var{Name: "ailb_fallback", Value: "overflow"})
+			// No overflow action took it: back to FreeSWITCH's dialplan.
+			c.fallback = "overflow"
+			c.post(media.Var{Name: "ailb_fallback", Value: c.fallback})
 			return nil
 		}
 		defer c.snap.Store.Release(context.Background(), key, c.id)
@@ -171,9 +173,10 @@ func (c *call) runRoute(ctx context.Context, rule *routing.Rule) error {
 	return c.run(ctx, rule.Target)
 }
 
-// begin posts the session setup without waiting: linger for the last
-// events after hangup, myevents minus what the flow never reads, and the
-// A-leg variables. The first bridge follows in the next write.
+// begin queues the session setup to go out with the first command (the
+// bridge, usually): linger for the last events after hangup, myevents
+// minus what the flow never reads, and the A-leg variables. One write
+// carries the setup and the bridge.
 func (c *call) begin() error {
 	vars := append([]media.Var(nil), media.ALegVars...)
 	vars = append(vars,
@@ -189,7 +192,7 @@ func (c *call) begin() error {
 		// it is answered (by a bridge, a menu or the stream itself).
 		vars = append(vars, media.Var{Name: "send_silence_when_idle", Value: "-1"})
 	}
-	p, err := c.s.Post(
+	p, err := c.s.Defer(
 		command.Linger{Enabled: true, Seconds: time.Duration(c.snap.Linger)},
 		command.MyEvents{Format: "plain"},
 		command.Event{Ignore: true, Format: "plain", Listen: unusedEvents},
@@ -202,7 +205,7 @@ func (c *call) begin() error {
 // checkSetup reads the setup replies once they are in (after the first
 // command that waited for its own reply, so this does not block).
 func (c *call) checkSetup(ctx context.Context) error {
-	if c.setup == nil {
+	if c.setup == nil || !c.setup.Sent() {
 		return nil
 	}
 	rs, err := c.setup.Wait(ctx)
@@ -235,23 +238,28 @@ func setVars(uuid string, vars []media.Var) esl.Command {
 	return command.API{Command: "uuid_setvar_multi", Arguments: b.String()}
 }
 
-// post sets channel variables without waiting for the reply; the
-// replies are collected once a later command has been answered (FreeSWITCH
-// answers in order), so this never adds a round trip.
+// post sets channel variables with the next command that goes out (they
+// record progress; nothing waits for them), so it adds neither a write nor
+// a round trip. The replies are collected once a later command has been
+// answered (FreeSWITCH answers in order).
 func (c *call) post(vars ...media.Var) {
-	if p, err := c.s.Post(setVars(c.s.UUID(), vars)); err == nil {
+	if p, err := c.s.Defer(setVars(c.s.UUID(), vars)); err == nil {
 		c.pending = append(c.pending, p)
 	}
 }
 
-// collect reads the replies of earlier posts and logs refusals.
+// collect reads the replies of earlier posts that went out and logs
+// refusals; those still deferred stay for a later collect.
 func (c *call) collect(ctx context.Context) error {
-	if c.setup != nil {
-		if err := c.checkSetup(ctx); err != nil {
-			return err
-		}
+	if err := c.checkSetup(ctx); err != nil {
+		return err
 	}
+	keep := c.pending[:0]
 	for _, p := range c.pending {
+		if !p.Sent() {
+			keep = append(keep, p)
+			continue
+		}
 		rs, err := p.Wait(ctx)
 		if err != nil {
 			c.pending = nil
@@ -261,7 +269,7 @@ func (c *call) collect(ctx context.Context) error {
 			c.log.Warn("uuid_setvar_multi refused", zap.String("reply", rs[0].Result()))
 		}
 	}
-	c.pending = c.pending[:0]
+	c.pending = keep
 	return nil
 }
 
@@ -319,8 +327,9 @@ func newLegUUID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// end hangs up or hands back as the flow decided, and writes the call's
-// log line.
+// end settles the call's outcome and writes its log line. The session
+// then exits: after a hangup, or handing a channel that is still up back to
+// FreeSWITCH's dialplan.
 func (c *call) end(err error) {
 	if c.setup != nil || len(c.pending) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -137,7 +137,7 @@ func (c *call) readDigits(ctx context.Context, m *config.Menu, varName, regex st
 	if err := c.unhold(ctx); err != nil {
 		return "", false, err
 	}
-	if _, err := c.s.Post(command.API{Command: "uuid_setvar", Arguments: c.s.UUID() + " " + varName}); err != nil {
+	if _, err := c.s.Defer(command.API{Command: "uuid_setvar", Arguments: c.s.UUID() + " " + varName}); err != nil {
 		return "", false, err
 	}
 	bound := m.Timeout.D() + time.Duration(m.MaxDigits)*m.DigitTimeout.D() + time.Minute

@@ -100,7 +100,7 @@ func (c *call) prepareStreaming(ctx context.Context, module string) error {
 	if module == "audio_fork" {
 		subs = append(subs, prefix+"connect_failed")
 	}
-	p, err := c.s.Post(command.Event{Format: "plain", Listen: subs})
+	p, err := c.s.Defer(command.Event{Format: "plain", Listen: subs})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 package esl
 
 import (
+	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -125,4 +128,28 @@ func FuzzUnescape(f *testing.F) {
 			t.Fatalf("changed a string without escapes")
 		}
 	})
+}
+
+// BenchmarkReadRecording parses a recorded FreeSWITCH stream (a connect
+// reply and 35 events, 166 KB) per op.
+func BenchmarkReadRecording(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join(recordings, "raw", "a-bridge-ok.fs2app.raw"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := NewReader(bytes.NewReader(raw))
+		for {
+			f, err := r.Next()
+			if err != nil {
+				break
+			}
+			if f.Type() == TypeEventPlain {
+				ev, _ := ParseEvent(f.Body)
+				_ = ev.Name()
+			}
+		}
+	}
 }

@@ -98,9 +98,10 @@ type Session struct {
 	data Headers // the connect reply (CHANNEL_DATA)
 	uuid string
 
-	wmu     sync.Mutex // serialises writes with the order of reply waiters
-	wbuf    []byte
-	waiters waiters
+	wmu      sync.Mutex // serialises writes with the order of reply waiters
+	wbuf     []byte
+	deferred []*Pending // to go out in front of the next write
+	waiters  waiters
 
 	qmu    sync.Mutex
 	queue  []item
@@ -406,8 +407,14 @@ func (s *Session) finish(hangupWait time.Duration) {
 	if s.Err() != nil {
 		return
 	}
-	if s.hangup != nil && !s.hangupComplete {
-		s.drainUntilDown(hangupWait)
+	if s.hangup != nil {
+		// Nothing but exit goes to a channel that is gone.
+		s.wmu.Lock()
+		s.deferred = nil
+		s.wmu.Unlock()
+		if !s.hangupComplete {
+			s.drainUntilDown(hangupWait)
+		}
 	}
 	if s.Err() != nil || s.exited {
 		return

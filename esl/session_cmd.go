@@ -2,8 +2,10 @@ package esl
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,29 +21,28 @@ func (s *Session) Send(ctx context.Context, cmds ...Command) ([]Reply, error) {
 
 // Post writes the commands in one write without waiting for their
 // replies, so the next command can follow at once (FreeSWITCH answers in
-// order). Collect the replies with Wait.
+// order). Deferred commands go first in the same write. Collect the
+// replies with Wait.
 func (s *Session) Post(cmds ...Command) (*Pending, error) {
-	p := &Pending{s: s, cmds: cmds, chans: make([]chan Reply, len(cmds))}
+	p, err := newPending(s, cmds)
+	if err != nil {
+		return nil, err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.wbuf = s.wbuf[:0]
-	for _, c := range cmds {
-		msg := c.BuildMessage()
-		if err := checkMessage(msg); err != nil {
-			return nil, err
-		}
-		s.wbuf = append(s.wbuf, msg...)
-		s.wbuf = append(s.wbuf, '\n', '\n')
-	}
 	select {
 	case <-s.closed:
 		return nil, s.closedErr()
 	default:
 	}
-	for i := range p.chans {
-		p.chans[i] = make(chan Reply, 1)
-		s.waiters.push(p.chans[i])
+	s.wbuf = s.wbuf[:0]
+	for _, d := range s.deferred {
+		s.wbuf = d.appendTo(s.wbuf)
+		d.register()
 	}
+	s.deferred = s.deferred[:0]
+	s.wbuf = p.appendTo(s.wbuf)
+	p.register()
 	_ = s.conn.SetWriteDeadline(time.Now().Add(s.replyTimeout))
 	if _, err := s.conn.Write(s.wbuf); err != nil {
 		s.stop(err)
@@ -49,6 +50,54 @@ func (s *Session) Post(cmds ...Command) (*Pending, error) {
 	}
 	return p, nil
 }
+
+// Defer queues commands to go out in front of the next write, without a
+// write of their own: information for FreeSWITCH that nothing waits for
+// (call setup, progress variables) rides with the next real command.
+// Commands deferred when the session ends unsent are dropped; so are those
+// pending after a hangup (see finish).
+func (s *Session) Defer(cmds ...Command) (*Pending, error) {
+	p, err := newPending(s, cmds)
+	if err != nil {
+		return nil, err
+	}
+	s.wmu.Lock()
+	s.deferred = append(s.deferred, p)
+	s.wmu.Unlock()
+	return p, nil
+}
+
+func newPending(s *Session, cmds []Command) (*Pending, error) {
+	p := &Pending{s: s, cmds: cmds, msgs: make([]string, len(cmds)), chans: make([]chan Reply, len(cmds))}
+	for i, c := range cmds {
+		p.msgs[i] = c.BuildMessage()
+		if err := checkMessage(p.msgs[i]); err != nil {
+			return nil, err
+		}
+		p.chans[i] = make(chan Reply, 1)
+	}
+	return p, nil
+}
+
+func (p *Pending) appendTo(b []byte) []byte {
+	for _, m := range p.msgs {
+		b = append(b, m...)
+		b = append(b, '\n', '\n')
+	}
+	return b
+}
+
+// register queues the reply waiters; under the session's write lock.
+func (p *Pending) register() {
+	for _, c := range p.chans {
+		p.s.waiters.push(c)
+	}
+	p.sent.Store(true)
+}
+
+// Sent reports whether the commands went out (deferred ones wait for the
+// next write).
+func (p *Pending) Sent() bool { return p.sent.Load() }
 
 // Do sends one command and turns a refusal into a *ReplyError.
 func (s *Session) Do(ctx context.Context, cmd Command) (Reply, error) {
@@ -109,12 +158,20 @@ func (s *Session) SendHangup(ctx context.Context, cause string) error {
 type Pending struct {
 	s     *Session
 	cmds  []Command
+	msgs  []string
 	chans []chan Reply
+	sent  atomic.Bool
 }
+
+// ErrNotSent is Wait on deferred commands that have not gone out yet.
+var ErrNotSent = errors.New("esl: deferred commands not sent yet")
 
 // Wait returns the replies in command order.
 func (p *Pending) Wait(ctx context.Context) ([]Reply, error) {
 	s := p.s
+	if !p.Sent() {
+		return nil, ErrNotSent
+	}
 	replies := make([]Reply, len(p.chans))
 	timer := time.NewTimer(s.replyTimeout)
 	defer timer.Stop()

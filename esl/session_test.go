@@ -373,3 +373,52 @@ func TestInjectedEventsKeepOrder(t *testing.T) {
 	}
 	p.answerExit()
 }
+
+// Deferred commands wait for the next write and go out in front of it;
+// after a hangup they are dropped: nothing but exit reaches the channel.
+func TestDeferredCommands(t *testing.T) {
+	posted := make(chan struct{})
+	results := make(chan error, 3)
+	srv := &Server{HangupWait: time.Second, Handler: HandlerFunc(func(ctx context.Context, s *Session) {
+		d, err := s.Defer(Getvar{Name: "deferred"})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if _, err := d.Wait(ctx); !errors.Is(err, ErrNotSent) {
+			t.Errorf("wait on an unsent deferral: %v", err)
+		}
+		<-posted
+		rs, err := s.Send(ctx, Getvar{Name: "posted"})
+		results <- err
+		if rs2, err := d.Wait(ctx); err != nil || rs2[0].Text != "a" || rs[0].Text != "b" {
+			t.Errorf("replies %v %v %v", rs, rs2, err)
+		}
+		if _, err := s.Defer(Getvar{Name: "after-hangup"}); err != nil {
+			t.Error(err)
+		}
+		_, err = s.Wait(ctx, 5*time.Second, nil)
+		results <- err
+	})}
+	p := dialPeer(t, startServer(t, srv))
+	p.connect()
+	_ = p.conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _ := p.br.Read(make([]byte, 1)); n != 0 {
+		t.Fatal("a deferred command went out on its own")
+	}
+	close(posted)
+	if a, b := p.readCommand(), p.readCommand(); a != "getvar deferred" || b != "getvar posted" {
+		t.Fatalf("order %q %q", a, b)
+	}
+	p.reply("a")
+	p.reply("b")
+	if err := <-results; err != nil {
+		t.Fatal(err)
+	}
+	p.event("CHANNEL_HANGUP", "Hangup-Cause", "NORMAL_CLEARING")
+	if err := <-results; !errors.Is(err, ErrHangup) {
+		t.Fatalf("wait: %v", err)
+	}
+	p.event("CHANNEL_HANGUP_COMPLETE", "Hangup-Cause", "NORMAL_CLEARING")
+	p.answerExit() // fails unless exit is the next command
+}

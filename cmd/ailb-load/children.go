@@ -25,6 +25,8 @@ type child struct {
 	done chan struct{} // closed once it exited
 	err  error         // its exit status, once done
 	idle int           // open descriptors when it had no call
+	// metrics is ailb's /metrics URL ("" for the baselines).
+	metrics string
 }
 
 // startChild runs argv with its output in dir/<name>.log. It is put in a

@@ -190,6 +190,7 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 		if err != nil {
 			return nil, err
 		}
+		c.metrics = metricsURL[s.name]
 		children = append(children, c)
 		if err := c.waitReady(ctx, s.probe, 15*time.Second); err != nil {
 			return nil, err
@@ -221,9 +222,7 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 		for i, c := range children {
 			s := base
 			s.Addr, s.PID = c.addr, c.pid()
-			if m, ok := metricsURL[c.name]; ok {
-				s.Metrics = m
-			}
+			s.Metrics = c.metrics
 			for attempt := 0; ; attempt++ {
 				if w := settle(ctx, children, o.settle); w != "" {
 					res.Notes = append(res.Notes, fmt.Sprintf("round %d, %s: %s", round+1, c.name, w))
@@ -275,6 +274,14 @@ func settle(ctx context.Context, children []*child, limit time.Duration) string 
 		}
 		var busy []string
 		for _, c := range children {
+			if c.metrics != "" {
+				// ailb says how many calls it serves; its Redis pool
+				// would make descriptors look busy.
+				if n, err := callsInProgress(ctx, c.metrics); err == nil && n > 0 {
+					busy = append(busy, fmt.Sprintf("%s serves %g calls", c.name, n))
+				}
+				continue
+			}
 			if n, _ := openFDs(c.pid()); n > c.idle+2 {
 				busy = append(busy, fmt.Sprintf("%s has %d descriptors open (idle: %d)", c.name, n, c.idle))
 			}

@@ -99,6 +99,22 @@ func TestServeProcess(t *testing.T) {
 	if code, out := op("status"); code != 0 || !strings.Contains(out, "inactive (set live)") || !strings.Contains(out, "busy") {
 		t.Fatalf("status: %d %s", code, out)
 	}
+	if code, out := op("breaker", "sales-c", "open"); code != 0 || !strings.Contains(out, "open") {
+		t.Fatalf("breaker: %d %s", code, out)
+	}
+	metrics = get(t, "http://"+httpAddr+"/metrics", "")
+	for _, want := range []string{`ailb_breaker_state{assistant="sales-c"} 2`, `ailb_breaker_transitions_total{assistant="sales-c",from="closed",to="open"} 1`, `ailb_breaker_state{assistant="support"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	breakers := get(t, "http://"+httpAddr+"/api/breakers", token)
+	if !strings.Contains(breakers, `"name": "sales-c"`) || !strings.Contains(breakers, `"forced": true`) {
+		t.Errorf("/api/breakers: %s", breakers)
+	}
+	if code, out := op("breaker", "sales-c", "reset"); code != 0 || !strings.Contains(out, "closed") {
+		t.Fatalf("breaker reset: %d %s", code, out)
+	}
 	// An invalid file is refused; the running configuration stays.
 	if err := os.WriteFile(cfgPath, []byte(strings.Replace(cfg, "strategy: round_robin", "strategy: fastest", 1)), 0o600); err != nil {
 		t.Fatal(err)

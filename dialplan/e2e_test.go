@@ -96,14 +96,14 @@ default_route: {pool: sales}
 `
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	sw  *fssim.Switch
 	rec *rec
 	srv *esl.Server
 }
 
 // start runs ailb in-process on a real TCP port with the given config.
-func start(t *testing.T, yaml string, targets []fssim.Target, opts ...func(*esl.Server)) *env {
+func start(t testing.TB, yaml string, targets []fssim.Target, opts ...func(*esl.Server)) *env {
 	t.Helper()
 	cfg, err := config.Load(strings.NewReader(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {

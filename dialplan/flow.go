@@ -360,6 +360,10 @@ func (c *call) end(err error) {
 
 func (c *call) logEnd() {
 	c.f.rec.CallEnded(c.route, c.outcome)
+	ce := c.log.Check(zap.InfoLevel, "call")
+	if ce == nil {
+		return // the level is above info: build nothing
+	}
 	fields := []zap.Field{
 		zap.String("call_id", c.id),
 		zap.String("route", c.route),
@@ -376,5 +380,5 @@ func (c *call) logEnd() {
 	if h := c.s.HangupEvent(); h != nil {
 		fields = append(fields, zap.String("hangup_cause", h.Get("Hangup-Cause")))
 	}
-	c.log.Info("call", fields...)
+	ce.Write(fields...)
 }

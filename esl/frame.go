@@ -57,12 +57,14 @@ func NewReader(r io.Reader) *Reader {
 	return &Reader{br: bufio.NewReaderSize(r, 4<<10)}
 }
 
-// Shrink drops the header scratch after an unusually large block (the
-// connect reply), so an idle call does not keep it.
-func (r *Reader) Shrink() {
-	if cap(r.buf) > 1<<10 {
-		r.buf = nil
-	}
+// SwapScratch replaces the header scratch buffer and returns the old one:
+// the connect reply (~6 KB, 160 lines) is read into a large buffer lent
+// for that read, so neither growing one line by line nor keeping it for
+// the life of an idle call is paid per call.
+func (r *Reader) SwapScratch(b []byte) []byte {
+	old := r.buf
+	r.buf = b[:0]
+	return old
 }
 
 // Next returns the next frame. Errors are io.EOF (clean end between

@@ -53,6 +53,7 @@ type Server struct {
 	active    sync.WaitGroup
 	calls     atomic.Int64
 	stopping  atomic.Bool
+	scratch   sync.Pool // *[]byte for connect replies
 }
 
 func (s *Server) init() {
@@ -61,6 +62,7 @@ func (s *Server) init() {
 	if s.ctx == nil {
 		s.ctx, s.cancel = context.WithCancel(context.Background())
 		s.listeners = make(map[net.Listener]struct{})
+		s.scratch.New = func() any { b := make([]byte, 0, 16<<10); return &b }
 	}
 	if s.Log == nil {
 		s.Log = zap.NewNop()
@@ -154,7 +156,7 @@ func (s *Server) handle(conn net.Conn) {
 		_ = tc.SetNoDelay(true)
 	}
 	sess := newSession(conn, s.Log, orDefault(s.ReplyTimeout, 10*time.Second))
-	if err := sess.connect(orDefault(s.ConnectTimeout, 5*time.Second)); err != nil {
+	if err := sess.connect(orDefault(s.ConnectTimeout, 5*time.Second), &s.scratch); err != nil {
 		conn.Close()
 		s.Log.Warn("esl connect failed", zap.Stringer("peer", remote), zap.Error(err))
 		return

@@ -160,13 +160,14 @@ func newSession(conn net.Conn, log *zap.Logger, replyTimeout time.Duration) *Ses
 
 // connect sends "connect" and reads the channel data before the reader
 // goroutine starts: FreeSWITCH sends nothing until it gets this command.
-func (s *Session) connect(timeout time.Duration) error {
+// scratch is lent for the connect reply and handed back.
+func (s *Session) connect(timeout time.Duration, scratch *sync.Pool) error {
 	_ = s.conn.SetDeadline(time.Now().Add(timeout))
 	defer s.conn.SetDeadline(time.Time{})
 	if _, err := s.conn.Write([]byte("connect\n\n")); err != nil {
 		return fmt.Errorf("esl: connect: %w", err)
 	}
-	f, err := s.rd.Next()
+	f, err := s.readConnectReply(scratch)
 	if err != nil {
 		return fmt.Errorf("esl: connect reply: %w", err)
 	}
@@ -185,9 +186,23 @@ func (s *Session) connect(timeout time.Duration) error {
 		return &ProtocolError{Reason: "connect reply with a malformed Unique-ID"}
 	}
 	s.appPrefix = s.uuid[:min(8, len(s.uuid))]
-	s.rd.Shrink()
 	go s.readLoop()
 	return nil
+}
+
+// readConnectReply reads the connect reply into a scratch buffer lent by
+// the server (the reply is copied out), then leaves the reader with none:
+// events' header blocks are a few dozen bytes.
+func (s *Session) readConnectReply(scratch *sync.Pool) (Frame, error) {
+	if scratch == nil {
+		return s.rd.Next()
+	}
+	b := scratch.Get().(*[]byte)
+	s.rd.SwapScratch(*b)
+	f, err := s.rd.Next()
+	*b = s.rd.SwapScratch(nil)[:0]
+	scratch.Put(b)
+	return f, err
 }
 
 // UUID is the controlled channel.

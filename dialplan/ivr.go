@@ -29,7 +29,7 @@ func (c *call) runMenu(ctx context.Context, m *config.Menu) (bool, error) {
 	if m.Collect != "" {
 		return c.askQuestion(ctx, m)
 	}
-	if err := c.answer(ctx); err != nil {
+	if err := c.answerWithNext(); err != nil {
 		return true, err
 	}
 	varName := "ailb_ivr_" + strings.ReplaceAll(m.Name, "-", "_")
@@ -72,7 +72,7 @@ func (c *call) askQuestion(ctx context.Context, m *config.Menu) (bool, error) {
 		return true, err
 	}
 	if known == "" {
-		if err := c.answer(ctx); err != nil {
+		if err := c.answerWithNext(); err != nil {
 			return true, err
 		}
 		regex := m.Regex
@@ -174,6 +174,22 @@ func (c *call) playRetryPrompt(ctx context.Context, m *config.Menu, timedOut boo
 		return errCallerGone
 	}
 	return err
+}
+
+// answerWithNext answers the caller's channel together with the next
+// command (the menu's prompt): both are queued in one write with
+// event-lock, and FreeSWITCH runs the prompt right after the answer in the
+// same pass of its park loop instead of a 20 ms tick later. A hangup in
+// between shows as the prompt's HangupError.
+func (c *call) answerWithNext() error {
+	if c.answered {
+		return nil
+	}
+	if _, err := c.s.Defer(esl.Execute{UUID: c.s.UUID(), App: "answer", EventUUID: c.s.NextAppUUID(), Lock: true}); err != nil {
+		return err
+	}
+	c.answered = true
+	return nil
 }
 
 // answer answers the caller's channel unless a bridge or a menu already did

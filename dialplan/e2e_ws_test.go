@@ -289,7 +289,7 @@ func TestStreamAudioBothWays(t *testing.T) {
 				t.Errorf("stream %+v", st)
 			}
 			if res.HangupCause != "NORMAL_CLEARING" || res.HungUpBy != "app" {
-				t.Errorf("after a normal end the pool's after step hangs up: %s by %q", res.HangupCause, res.HungUpBy)
+				t.Errorf("after a normal end the pool's after step hangs up: %s by %q (last failure %q)", res.HangupCause, res.HungUpBy, res.Vars["ailb_last_failure"])
 			}
 			if e.rec.get(e.rec.attempts, "w1/answered") != 1 || e.rec.get(e.rec.calls, "ws/ai") != 1 {
 				t.Errorf("attempts %v calls %v", e.rec.attempts, e.rec.calls)

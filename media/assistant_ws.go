@@ -200,7 +200,7 @@ func (s *Stream) writeAssistant(sd *side) {
 			}
 			_ = sd.conn.SetWriteDeadline(time.Now().Add(timeout))
 			if err := sd.conn.WriteMessage(typ, data); err != nil {
-				s.assistantBroke(err)
+				s.writeFailed(sd, err)
 				return
 			}
 			continue
@@ -228,8 +228,24 @@ func (s *Stream) writeAssistant(sd *side) {
 func (s *Stream) ping(sd *side) bool {
 	err := sd.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.r.opts.ReadTimeout))
 	if err != nil {
-		s.assistantBroke(err)
+		s.writeFailed(sd, err)
 		return false
 	}
 	return true
+}
+
+// writeFailed: an assistant that ends with Close 1000 and shuts its side at
+// once makes the next write fail before the reader has taken the Close
+// frame. The reader's verdict (ended normally, or how it broke) wins when
+// it comes within the close grace; only a write failing on its own is a
+// broken assistant.
+func (s *Stream) writeFailed(sd *side, err error) {
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-sd.readDone:
+	case <-s.stopCh:
+	case <-t.C:
+	}
+	s.assistantBroke(err)
 }

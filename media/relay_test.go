@@ -520,3 +520,51 @@ func TestControlMessageShapes(t *testing.T) {
 		})
 	}
 }
+
+// An assistant that ends with Close 1000 while caller audio streams to it
+// ends normally: the writer, failing on the closed socket (or after
+// gorilla answered the Close), lets the reader's verdict win.
+func TestAssistantEndsWhileAudioFlows(t *testing.T) {
+	h := newHarness(t, media.RelayOptions{})
+	asst := wstest.Start(wstest.Options{Protocol: media.ProtocolTwilio})
+	t.Cleanup(asst.Close)
+	for i := range 20 {
+		s, ev := h.register(media.StreamConfig{CallID: fmt.Sprintf("c-%d", i), AssistantURL: asst.URL, Protocol: media.ProtocolTwilio, SampleRate: 8000})
+		fs := connectFS(t, h.addr, s.Path(), forkStyle)
+		peer, err := asst.Next(wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.wait(t, media.EventAssistantConnected, wait)
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { // FreeSWITCH keeps streaming, unpaced
+			defer close(done)
+			frame := make([]byte, 320)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					if fs.writeFrame(opBinary, frame) != nil {
+						return
+					}
+				}
+			}
+		}()
+		time.Sleep(20 * time.Millisecond)
+		_ = peer.Close(1000, "bye")
+		<-s.Done()
+		close(stop)
+		<-done
+		for _, e := range ev.events() {
+			if e.Kind == media.EventFailed {
+				t.Fatalf("round %d: a normal close reported as %s (%v)", i, e.Failure.Cause, e.Err)
+			}
+		}
+		if ev.wait(t, media.EventAssistantEnded, wait).CloseCode != 1000 {
+			t.Fatalf("round %d: no normal end", i)
+		}
+		fs.shutdown()
+	}
+}

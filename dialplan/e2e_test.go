@@ -17,10 +17,14 @@ import (
 	"ailb/dialplan"
 	"ailb/esl"
 	"ailb/esl/fssim"
+	"ailb/internal/redistest"
 	"ailb/routing"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	redistest.Quiet()
+	goleak.VerifyTestMain(m)
+}
 
 // rec records what the flow reports.
 type rec struct {

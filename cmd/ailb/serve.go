@@ -93,6 +93,7 @@ func runServer(cfg *config.Config, load func() (*config.Config, error), drain ti
 		return nil
 	}}
 	if rc := cfg.Redis; rc != nil {
+		redis.SetLogger(redisLogger{log.Named("redis")})
 		client := redis.NewUniversalClient(&redis.UniversalOptions{
 			Addrs: rc.Addrs, MasterName: rc.MasterName, Password: rc.Password, DB: rc.DB,
 			// Deadlines come from each operation's context (redis.timeout);
@@ -213,6 +214,14 @@ func runServer(cfg *config.Config, load func() (*config.Config, error), drain ti
 			return nil
 		}
 	}
+}
+
+// redisLogger sends go-redis's own messages (dial failures) to zap at
+// debug: ailb logs Redis going and coming back once itself.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...))
 }
 
 // overrides are listen addresses given on the command line, applied to

@@ -59,13 +59,13 @@ func runLoad(ctx context.Context, s spec) (*report, error) {
 	var before map[string]float64
 	if s.Metrics != "" {
 		var err error
-		if before, err = scrape(ctx, s.Metrics); err != nil {
+		if before, err = scrape(ctx, s.Metrics, watched); err != nil {
 			rep.Warnings = append(rep.Warnings, "server metrics: "+err.Error())
 		}
 	}
 	measure(ctx, s, rep)
 	if before != nil {
-		if after, err := scrape(ctx, s.Metrics); err == nil {
+		if after, err := scrape(ctx, s.Metrics, watched); err == nil {
 			rep.ServerCounters = counterDeltas(before, after)
 		}
 	}

@@ -17,8 +17,8 @@ var watched = []string{
 	`ailb_store_fallback_total`,
 }
 
-// scrape reads the watched counters from a Prometheus text page.
-func scrape(ctx context.Context, url string) (map[string]float64, error) {
+// scrape reads the named samples from a Prometheus text page.
+func scrape(ctx context.Context, url string, names []string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -38,7 +38,7 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		for _, name := range watched {
+		for _, name := range names {
 			if v, ok := strings.CutPrefix(line, name+" "); ok {
 				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
 					out[name] = f
@@ -51,25 +51,16 @@ func scrape(ctx context.Context, url string) (map[string]float64, error) {
 
 // callsInProgress reads ailb_calls_in_progress.
 func callsInProgress(ctx context.Context, url string) (float64, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	const name = "ailb_calls_in_progress"
+	m, err := scrape(ctx, url, []string{name})
 	if err != nil {
 		return 0, err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
+	n, ok := m[name]
+	if !ok {
+		return 0, fmt.Errorf("%s: no %s", url, name)
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "ailb_calls_in_progress "); ok {
-			return strconv.ParseFloat(strings.TrimSpace(v), 64)
-		}
-	}
-	return 0, fmt.Errorf("%s: no ailb_calls_in_progress", url)
+	return n, nil
 }
 
 // counterDeltas is after minus before for every watched counter.

@@ -194,8 +194,10 @@ func (c *Config) validateMenu(e *errs, name string, m *Menu) {
 			e.add(path+".collect", "%q: want a name of a-z, 0-9 and _ (it becomes ailb_ivr_<name>)", m.Collect)
 		}
 		if m.Regex != "" {
-			if _, err := regexp.Compile(m.Regex); err != nil || strings.ContainsAny(m.Regex, " \t'\"") {
-				e.add(path+".regex", "%q: want a regular expression without spaces or quotes", m.Regex)
+			// It travels as one argument of play_and_get_digits: no spaces or
+			// quotes (the splitter), no ${ (FreeSWITCH would expand it).
+			if _, err := regexp.Compile(m.Regex); err != nil || strings.ContainsAny(m.Regex, " \t'\"") || strings.Contains(m.Regex, "${") {
+				e.add(path+".regex", "%q: want a regular expression without spaces, quotes or ${", m.Regex)
 			}
 		}
 		if m.Next != nil {

@@ -87,6 +87,7 @@ type wsStream struct {
 	graceful    bool
 	closeSent   bool
 	detached    bool // stopped after graceful-shutdown: the socket stays open
+	runEnding   bool // Run is returning: waits are cut to runEndWait
 	connectSent bool // the connect event fired
 	peerDone    bool // the socket ended (server close or drop); buffered audio still plays
 	gateClosed  bool
@@ -285,9 +286,6 @@ func (st *wsStream) abandoned() bool {
 // still answers +OK); mod_audio_stream's error removes it.
 func (st *wsStream) connectFailed(ctx context.Context, err error) {
 	switch {
-	case ctx.Err() != nil:
-		st.setEnd("run-end")
-		return
 	case st.abandoned():
 		for _, m := range st.takeCtl() {
 			if m.kind == ctlStop {
@@ -295,6 +293,9 @@ func (st *wsStream) connectFailed(ctx context.Context, err error) {
 			}
 		}
 		st.setEnd("hangup")
+		return
+	case ctx.Err() != nil:
+		st.setEnd("run-end")
 		return
 	}
 	st.mu.Lock()
@@ -395,7 +396,12 @@ func (st *wsStream) loop(ctx context.Context) {
 		timer.Reset(time.Until(wake))
 		select {
 		case <-ctx.Done():
-			st.runEnd()
+			// A stop or hang-up queued before Run ended still decides the
+			// end: select picks among ready cases at random.
+			st.runEnding = true
+			if !st.handle(st.takeCtl()) {
+				st.runEnd()
+			}
 			return
 		case <-st.notify:
 			if st.handle(st.takeCtl()) {
@@ -605,7 +611,11 @@ func (st *wsStream) handle(msgs []ctlMsg) bool {
 				continue
 			}
 			st.setEnd(end)
-			st.closeAndWait(closeWait)
+			wait := closeWait
+			if st.runEnding {
+				wait = runEndWait
+			}
+			st.closeAndWait(wait)
 			return true
 		case ctlPeerClose:
 			st.peerClosed(m.data)

@@ -216,7 +216,11 @@ func (st *wsStream) connect(ctx context.Context) (*bufio.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	stopAbort := context.AfterFunc(dctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	aborted := make(chan struct{})
+	stopAbort := context.AfterFunc(dctx, func() {
+		_ = conn.SetDeadline(time.Unix(1, 0))
+		close(aborted)
+	})
 	defer stopAbort()
 	if st.cfg.tls {
 		cfg := st.tlsCfg.Clone()
@@ -252,7 +256,11 @@ func (st *wsStream) connect(ctx context.Context) (*bufio.Reader, error) {
 		st.mu.Unlock()
 	}
 	if err == nil && !stopAbort() {
-		err = dctx.Err()
+		// The upgrade completed as a stop, a hang-up or the timeout came:
+		// the socket is up, and a queued stop or hang-up closes it in
+		// loop. Only the end of Run abandons it now.
+		<-aborted
+		err = ctx.Err()
 	}
 	if err != nil {
 		_ = conn.Close()

@@ -126,9 +126,14 @@ func TestStateFromAssistantSkipsQuestion(t *testing.T) {
 func TestIVRRepeatOption(t *testing.T) {
 	yaml := strings.Replace(baseConfig, `      "9": {action: hangup, cause: CALL_REJECTED}`, `      "9": {action: hangup, cause: CALL_REJECTED}
       "*": {action: repeat}`, 1)
+	yaml = strings.Replace(yaml, "    prompt: ivr/welcome.wav\n    timeout: 1s\n", "    prompt: ivr/welcome.wav\n    timeout: 6s\n", 1)
 	e := start(t, yaml, nil)
+	// play_and_get_digits flushes the channel's digits when it starts, so
+	// "9" must come while the repeated prompt plays: 2 s (100 ms at the
+	// simulator's scale) leaves ailb room to start it on a loaded machine,
+	// within the 6 s timeout.
 	res := e.call(fssim.Call{Destination: "8000", Vars: map[string]string{}, DTMF: []fssim.DTMF{
-		{After: 100 * time.Millisecond, Digits: "*"}, {After: 100 * time.Millisecond, Digits: "9"}}})
+		{After: 100 * time.Millisecond, Digits: "*"}, {After: 2 * time.Second, Digits: "9"}}})
 	if pagdCount(res) != 2 || res.HangupCause != "CALL_REJECTED" {
 		t.Fatalf("pagd %d cause %q", pagdCount(res), res.HangupCause)
 	}

@@ -163,7 +163,7 @@ func (l *listener) isOurs(uuid string) bool {
 func (l *listener) bgapi(apiCmd string, p *packet) {
 	job, ok := p.header("job-uuid")
 	if !ok || job == "" {
-		job = newUUID()
+		job = NewUUID()
 	}
 	l.writeReply("~Reply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n")
 	name, arg, _ := strings.Cut(apiCmd, " ")

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -329,5 +330,35 @@ func TestFirstCommandNotConnect(t *testing.T) {
 	})
 	if res := c.exit(); res.End != "exit" || res.Sent[0].Text != "+OK\n" {
 		t.Errorf("end %q, first sent %+v", res.End, res.Sent[0])
+	}
+}
+
+// OnSent sees each message as it is written: the same sequence as
+// Result.Sent, events included (they are written in batches).
+func TestOnSent(t *testing.T) {
+	var mu sync.Mutex
+	var seen []Sent
+	c := dialCall(t, &Switch{}, Call{OnSent: func(s Sent) {
+		mu.Lock()
+		seen = append(seen, s)
+		mu.Unlock()
+	}})
+	c.setup("linger")
+	c.run("answer", "")
+	c.run("hangup", "")
+	c.log.waitFor(t, "linger notice", func(msgs []wireMsg, _ bool) bool {
+		return slices.ContainsFunc(msgs, func(m wireMsg) bool { return m.headRaw["Content-Disposition"] == "linger" })
+	})
+	res := c.exit()
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(seen, res.Sent) {
+		t.Fatalf("OnSent saw %d messages, Result.Sent has %d", len(seen), len(res.Sent))
+	}
+	if !slices.ContainsFunc(seen, func(s Sent) bool { return s.Kind == "event" && s.Event == "CHANNEL_ANSWER" }) {
+		t.Errorf("no CHANNEL_ANSWER among %+v", seen)
+	}
+	if res.Sent[0].At.Before(res.ConnectReplyAt) {
+		t.Errorf("connect reply stamped %v, after its write %v", res.ConnectReplyAt, res.Sent[0].At)
 	}
 }

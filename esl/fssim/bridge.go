@@ -190,7 +190,7 @@ func (s *session) originate(group []dialEndpoint, global map[string]string, firs
 			l.uuid = v
 		}
 		if l.uuid == "" || s.legs[l.uuid] != nil {
-			l.uuid = newUUID()
+			l.uuid = NewUUID()
 		}
 		lt := atoi(ep.vars["leg_timeout"])
 		if lt <= 0 {

@@ -67,7 +67,7 @@ func (l *listener) command(ctx context.Context, p *packet) (reply string, send b
 	}
 	switch {
 	case hasPrefixFold(cmd, "sendevent"):
-		return "+OK " + newUUID(), true
+		return "+OK " + NewUUID(), true
 	case hasPrefixFold(cmd, "api "):
 		l.writeAPI(l.api(cmd[4:]))
 		return "", false
@@ -129,10 +129,11 @@ func (l *listener) connect(ctx context.Context) {
 	c.connected = true
 	c.mu.Unlock()
 	l.writeBuf = buf
-	l.write(buf, "reply", "", "+OK\n")
 	if l.res.ConnectReplyAt.IsZero() {
+		// Before the write: a fast server may answer before Write returns.
 		l.res.ConnectReplyAt = time.Now()
 	}
+	l.write(buf, "reply", "", "+OK\n")
 	if first && len(l.call.Garbage) > 0 && !l.writeErr {
 		if _, err := l.conn.Write(l.call.Garbage); err != nil {
 			l.writeErr = true

@@ -181,7 +181,14 @@ func (l *listener) write(b []byte, kind, event, text string) {
 		l.writeErr = true
 		return
 	}
-	l.res.Sent = append(l.res.Sent, Sent{At: time.Now(), Kind: kind, Event: event, Text: text, Size: len(b)})
+	l.sent(Sent{At: time.Now(), Kind: kind, Event: event, Text: text, Size: len(b)})
+}
+
+func (l *listener) sent(s Sent) {
+	l.res.Sent = append(l.res.Sent, s)
+	if l.call.OnSent != nil {
+		l.call.OnSent(s)
+	}
 }
 
 func (l *listener) writeReply(text string) {
@@ -225,7 +232,7 @@ func (l *listener) flush(dropping bool) {
 		} else {
 			for _, it := range l.items[start:upto] {
 				if it.kind == outEvent {
-					l.res.Sent = append(l.res.Sent, Sent{At: now, Kind: "event", Event: it.name, Size: len(it.data)})
+					l.sent(Sent{At: now, Kind: "event", Event: it.name, Size: len(it.data)})
 				}
 			}
 		}

@@ -163,7 +163,7 @@ func (l *listener) audioAPI(m *modInfo, arg string) string {
 		}
 	case "pause", "resume", "graceful-shutdown":
 		if m == streamMod && cmd == "graceful-shutdown" {
-			// In the syntax string, not implemented (reference 5.1).
+			// Listed in its syntax, refused by the module (reference 5.1).
 			return apiFailed
 		}
 		if m == forkMod && len(argv) > 2 {

@@ -984,7 +984,7 @@ func TestStreamModuleSendTextPauseHangup(t *testing.T) {
 	c.api("uuid_audio_stream " + c.uuid + " resume")
 	time.Sleep(100 * time.Millisecond)
 	if r := c.api("uuid_audio_stream " + c.uuid + " graceful-shutdown"); r != "-ERR Operation Failed\n" {
-		t.Errorf("graceful-shutdown (not implemented): %q", r)
+		t.Errorf("graceful-shutdown (refused by mod_audio_stream): %q", r)
 	}
 	c.api("uuid_audio_stream " + c.uuid + " stop")
 	if code, reason := p.ended(t); code != 1000 || reason != "Normal closure" {

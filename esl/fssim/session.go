@@ -337,7 +337,7 @@ func (s *session) exec(app, arg, appUUID, appUUIDName string) bool {
 		s.preAnswer()
 	}
 	if appUUID == "" {
-		appUUID = newUUID()
+		appUUID = NewUUID()
 	}
 	c.vars.set("current_application", app)
 	c.vars.set("current_application_data", expanded)

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// newUUID returns a random version 4 UUID.
-func newUUID() string {
+// NewUUID returns a random version 4 UUID, as FreeSWITCH makes them.
+func NewUUID() string {
 	var b [16]byte
 	x, y := rand.Uint64(), rand.Uint64()
 	for i := range 8 {
@@ -41,7 +41,7 @@ func newChannel(sw *Switch, tm *templates, call *Call) *channel {
 	id := identity{uuid: call.UUID, cidName: call.CallerIDName, cidNum: call.CallerIDNumber,
 		dest: call.Destination, context: call.Context}
 	if id.uuid == "" {
-		id.uuid = newUUID()
+		id.uuid = NewUUID()
 	}
 	if id.cidName == "" {
 		id.cidName = base.cidName
@@ -60,7 +60,7 @@ func newChannel(sw *Switch, tm *templates, call *Call) *channel {
 		outNotify: make(chan struct{}, 1), wake: make(chan struct{}, 1),
 		running: "CS_EXECUTE", stateNum: 4, callState: "RINGING", answer: "ringing", up: true,
 		seq:        1000 + rand.Uint64N(1<<20),
-		socketUUID: newUUID(),
+		socketUUID: NewUUID(),
 	}
 	c.enc.uuid = urlEncode(id.uuid)
 	c.enc.cidName = urlEncode(id.cidName)

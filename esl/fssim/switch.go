@@ -131,6 +131,9 @@ type Call struct {
 	DTMF []DTMF
 	// Garbage is written right after the connect reply (malformed-frame tests).
 	Garbage []byte
+	// OnSent, if set, sees each message as soon as it was written, from
+	// the connection's goroutine (a load generator watching for a state).
+	OnSent func(Sent)
 	// MaxDuration is a safety net in real time: the switch hangs the call up
 	// (ALLOTTED_TIMEOUT) and closes the socket after it; default 5 min.
 	MaxDuration time.Duration
@@ -155,7 +158,7 @@ type DTMF struct {
 // Result is what happened on one call.
 type Result struct {
 	UUID           string
-	ConnectReplyAt time.Time         // when the connect reply was fully written
+	ConnectReplyAt time.Time         // when the connect reply was written (taken before the write)
 	Commands       []Command         // every command received, in order
 	Sent           []Sent            // every message written, in order
 	Bridges        []Bridge          // each bridge executed

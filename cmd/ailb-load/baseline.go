@@ -2,24 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 )
 
-// aLegVars are the variables every controller sets before its bridge
-// (DESIGN.md, "Per-call protocol").
-func aLegVars() [4][2]string {
-	return [...][2]string{
-		{"continue_on_fail", "true"},
-		{"hangup_after_bridge", "false"},
-		{"ignore_early_media", "true"},
-		{"sip_copy_custom_headers", "false"},
-	}
-}
+// The baselines set the same caller variables as ailb (media.ALegVars),
+// so that the comparison stays fair when that list changes.
 
 // lingerSeconds is the linger both baselines ask for, as ailb's configs do.
 const lingerSeconds = 10
@@ -55,17 +45,4 @@ func baselineCmd(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// newUUID is a random version 4 UUID (Event-UUID of a bridge).
-func newUUID() string {
-	var b [16]byte
-	x, y := rand.Uint64(), rand.Uint64()
-	for i := range 8 {
-		b[i], b[8+i] = byte(x>>(8*i)), byte(y>>(8*i))
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

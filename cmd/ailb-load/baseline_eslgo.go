@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"ailb/esl/fssim"
+	"ailb/media"
+
 	"github.com/percipia/eslgo"
 	"github.com/percipia/eslgo/command"
 	"github.com/percipia/eslgo/command/call"
@@ -39,7 +42,7 @@ func eslgoHandler(endpoint string) eslgo.OutboundHandler {
 		if err := conn.EnableEvents(ctx); err != nil {
 			return
 		}
-		appUUID := newUUID()
+		appUUID := fssim.NewUUID()
 		done := make(chan bool, 1) // true: the bridge completed; false: the caller hung up
 		id := conn.RegisterEventListener(uuid, func(ev *eslgo.Event) {
 			var v bool
@@ -59,8 +62,8 @@ func eslgoHandler(endpoint string) eslgo.OutboundHandler {
 			}
 		})
 		defer conn.RemoveEventListener(uuid, id)
-		for _, v := range aLegVars() {
-			if _, err := conn.SendCommand(ctx, call.Set{UUID: uuid, Key: v[0], Value: v[1], Sync: true}); err != nil {
+		for _, v := range media.ALegVars {
+			if _, err := conn.SendCommand(ctx, call.Set{UUID: uuid, Key: v.Name, Value: v.Value, Sync: true}); err != nil {
 				return
 			}
 		}

@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"ailb/esl/fssim"
+	"ailb/media"
 )
 
 // serveRaw is the floor: per call it reads the connect reply, writes
@@ -23,14 +26,8 @@ func serveRaw(ctx context.Context, ln net.Listener, endpoint string) error {
 		conns = map[net.Conn]struct{}{}
 		wg    sync.WaitGroup
 	)
-	stop := context.AfterFunc(ctx, func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
+	// Closing the listener ends the accept loop, which closes the calls.
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var err error
 	for {
@@ -88,21 +85,21 @@ func rawCall(c net.Conn, endpoint string) error {
 	if f.uuid == "" {
 		return errors.New("connect reply without Unique-ID")
 	}
-	uuid, appUUID := f.uuid, newUUID()
+	uuid, appUUID := f.uuid, fssim.NewUUID()
 	out := make([]byte, 0, 512)
 	out = append(out, "linger "...)
 	out = strconv.AppendInt(out, lingerSeconds, 10)
 	out = append(out, "\n\nmyevents plain\n\napi uuid_setvar_multi "...)
 	out = append(out, uuid...)
-	for i, v := range aLegVars() {
+	for i, v := range media.ALegVars {
 		if i == 0 {
 			out = append(out, ' ')
 		} else {
 			out = append(out, ';')
 		}
-		out = append(out, v[0]...)
+		out = append(out, v.Name...)
 		out = append(out, '=')
-		out = append(out, v[1]...)
+		out = append(out, v.Value...)
 	}
 	out = append(out, "\n\nsendmsg "...)
 	out = append(out, uuid...)

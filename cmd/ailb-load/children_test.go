@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -105,5 +108,36 @@ func TestWithRedis(t *testing.T) {
 	}
 	if err := yaml.Unmarshal(out, &got); err != nil || len(got.Redis.Addrs) != 1 || got.Redis.Addrs[0] != "127.0.0.1:7777" || got.Log.Level != "warn" {
 		t.Fatalf("%v %+v\n%s", err, got, out)
+	}
+}
+
+func TestAILBChild(t *testing.T) {
+	dir := t.TempDir()
+	cfg := []byte("listen:\n  esl: 127.0.0.1:8084\nlog: {level: warn}\n")
+	s, err := ailbChild("ailb-redis", "/x/ailb", cfg, dir, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ailb-redis.yaml")
+	if s.name != "ailb-redis" || s.addr != "127.0.0.1:1" || !slices.Equal(s.argv, []string{"/x/ailb", "serve", "-config", path}) ||
+		s.metrics != "http://127.0.0.1:2/metrics" || s.probe == nil {
+		t.Fatalf("spec %+v", s)
+	}
+	written, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"esl: 127.0.0.1:1", "http: 127.0.0.1:2", "media: 127.0.0.1:3", "127.0.0.1:4", "level: warn"} {
+		if !strings.Contains(string(written), want) {
+			t.Errorf("config written lacks %q:\n%s", want, written)
+		}
+	}
+	// With the HTTP listener off there is nothing to scrape.
+	s, err = ailbChild("ailb", "/x/ailb", []byte("listen: {esl: 127.0.0.1:8084, http: \"\"}\n"), dir, "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "")
+	if err != nil || s.metrics != "" {
+		t.Fatalf("http off: %+v %v", s, err)
+	}
+	if _, err := ailbChild("ailb", "/x/ailb", []byte("- a list\n"), dir, "a", "b", "c", ""); err == nil {
+		t.Error("a config that is not a mapping was accepted")
 	}
 }

@@ -74,7 +74,7 @@ func classify(res *fssim.Result, err error) callResult {
 		return r
 	}
 	switch res.End {
-	case "connect-timeout", "max-duration", "canceled":
+	case "connect-timeout", "max-duration":
 		r.outcome, r.detail = outError, "socket ended: "+res.End+describe(res)
 		return r
 	}
@@ -124,29 +124,15 @@ func describe(res *fssim.Result) string {
 
 // setupLatency is the time from the connect reply to the first command that
 // connects the caller to an assistant: a bridge execute, or an audio stream
-// start (uuid_audio_fork / uuid_audio_stream, api or bgapi).
-//
-// ConnectReplyAt is taken when the switch's write returns, which can be
-// after a fast server already answered (the writer was descheduled). The
-// reply was surely out when the first command after `connect` arrived, so
-// the earlier of the two is the start.
+// start (uuid_audio_fork / uuid_audio_stream, api or bgapi). The switch
+// stamps the reply just before writing it.
 func setupLatency(res *fssim.Result) time.Duration {
-	start := res.ConnectReplyAt
-	if start.IsZero() {
+	if res.ConnectReplyAt.IsZero() {
 		return -1
 	}
-	afterConnect := false
 	for i := range res.Commands {
-		c := &res.Commands[i]
-		if !afterConnect {
-			afterConnect = strings.HasPrefix(c.Line, "connect")
-			continue
-		}
-		if c.At.Before(start) {
-			start = c.At
-		}
-		if isSetupCommand(c) {
-			return c.At.Sub(start)
+		if c := &res.Commands[i]; isSetupCommand(c) {
+			return c.At.Sub(res.ConnectReplyAt)
 		}
 	}
 	return -1

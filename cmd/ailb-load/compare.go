@@ -67,7 +67,7 @@ func compareCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		return 2
 	}
-	base, err := o.load.spec("-")
+	base, err := o.load.spec("")
 	if err != nil {
 		fmt.Fprintf(stderr, "ailb-load compare: %v\n", err)
 		return 2
@@ -124,13 +124,9 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 			return nil, fmt.Errorf("finding a free port: %w", err)
 		}
 	}
-	cfgCopy, httpOn, err := rewriteListen(cfg, addrs[0], addrs[1], addrs[2])
+	ailbSpec, err := ailbChild("ailb", o.ailb, cfg, dir, addrs[0], addrs[1], addrs[2], "")
 	if err != nil {
 		return nil, fmt.Errorf("-config %s: %w", o.config, err)
-	}
-	cfgPath := filepath.Join(dir, "ailb.yaml")
-	if err := os.WriteFile(cfgPath, cfgCopy, 0o600); err != nil {
-		return nil, err
 	}
 
 	var children []*child
@@ -139,21 +135,10 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 			c.stop(5 * time.Second)
 		}
 	}()
-	type childSpec struct {
-		name, addr string
-		argv       []string
-		probe      func(context.Context) error
-	}
-	ailbProbe := tcpProbe(addrs[0])
-	metricsURL := map[string]string{}
-	if httpOn {
-		ailbProbe = readyzProbe(addrs[1])
-		metricsURL["ailb"] = "http://" + addrs[1] + "/metrics"
-	}
 	specs := []childSpec{
-		{"ailb", addrs[0], []string{o.ailb, "serve", "-config", cfgPath}, ailbProbe},
-		{"eslgo", addrs[3], []string{self, "baseline", "-kind", "eslgo", "-listen", addrs[3], "-endpoint", o.endpoint}, tcpProbe(addrs[3])},
-		{"raw", addrs[4], []string{self, "baseline", "-kind", "raw", "-listen", addrs[4], "-endpoint", o.endpoint}, tcpProbe(addrs[4])},
+		ailbSpec,
+		{name: "eslgo", addr: addrs[3], argv: []string{self, "baseline", "-kind", "eslgo", "-listen", addrs[3], "-endpoint", o.endpoint}, probe: tcpProbe(addrs[3])},
+		{name: "raw", addr: addrs[4], argv: []string{self, "baseline", "-kind", "raw", "-listen", addrs[4], "-endpoint", o.endpoint}, probe: tcpProbe(addrs[4])},
 	}
 	if o.redis {
 		// redis-server is not a measured controller: it is kept out of
@@ -167,30 +152,18 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 		if err := rs.waitReady(ctx, tcpProbe(addrs[8]), 10*time.Second); err != nil {
 			return nil, err
 		}
-		rcfg, _, err := rewriteListen(cfg, addrs[5], addrs[6], addrs[7])
-		if err == nil {
-			rcfg, err = withRedis(rcfg, addrs[8])
-		}
+		spec, err := ailbChild("ailb-redis", o.ailb, cfg, dir, addrs[5], addrs[6], addrs[7], addrs[8])
 		if err != nil {
 			return nil, fmt.Errorf("-config %s: %w", o.config, err)
 		}
-		rpath := filepath.Join(dir, "ailb-redis.yaml")
-		if err := os.WriteFile(rpath, rcfg, 0o600); err != nil {
-			return nil, err
-		}
-		probe := tcpProbe(addrs[5])
-		if httpOn {
-			probe = readyzProbe(addrs[6])
-			metricsURL["ailb-redis"] = "http://" + addrs[6] + "/metrics"
-		}
-		specs = append(specs, childSpec{"ailb-redis", addrs[5], []string{o.ailb, "serve", "-config", rpath}, probe})
+		specs = append(specs, spec)
 	}
 	for _, s := range specs {
 		c, err := startChild(s.name, s.addr, dir, s.argv...)
 		if err != nil {
 			return nil, err
 		}
-		c.metrics = metricsURL[s.name]
+		c.metrics = s.metrics
 		children = append(children, c)
 		if err := c.waitReady(ctx, s.probe, 15*time.Second); err != nil {
 			return nil, err
@@ -252,6 +225,35 @@ func compare(ctx context.Context, o *compareOptions, base spec, stderr io.Writer
 	}
 	res.finish()
 	return res, nil
+}
+
+// childSpec is a controller to start.
+type childSpec struct {
+	name, addr string
+	argv       []string
+	probe      func(context.Context) error
+	metrics    string // its /metrics URL ("": none)
+}
+
+// ailbChild writes cfg to dir with the given listen addresses, and Redis
+// at redisAddr unless "", and describes the ailb that serves it.
+func ailbChild(name, bin string, cfg []byte, dir, esl, http, media, redisAddr string) (childSpec, error) {
+	out, httpOn, err := rewriteListen(cfg, esl, http, media)
+	if err == nil && redisAddr != "" {
+		out, err = withRedis(out, redisAddr)
+	}
+	if err != nil {
+		return childSpec{}, err
+	}
+	path := filepath.Join(dir, name+".yaml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		return childSpec{}, err
+	}
+	s := childSpec{name: name, addr: esl, argv: []string{bin, "serve", "-config", path}, probe: tcpProbe(esl)}
+	if httpOn {
+		s.probe, s.metrics = readyzProbe(http), "http://"+http+"/metrics"
+	}
+	return s, nil
 }
 
 // settle waits until every controller has closed the previous run's calls

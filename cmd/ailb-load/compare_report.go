@@ -51,10 +51,9 @@ type controller struct {
 	Warnings    []string        `json:"warnings,omitempty"`
 	Rounds      []*report       `json:"rounds"`
 
-	setups         []time.Duration
-	cpu, simCPU    time.Duration
-	cpuKnown       bool
-	peakRSSSources []string
+	setups      []time.Duration
+	cpu, simCPU time.Duration
+	cpuKnown    bool
 }
 
 func (c *controller) add(r *report) {

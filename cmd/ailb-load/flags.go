@@ -29,17 +29,9 @@ func outcomeKind(name string) (fssim.Kind, bool) {
 	return 0, false
 }
 
-func kindName(k fssim.Kind) string {
-	for _, n := range []string{"answer", "busy", "unreachable", "noanswer", "reject", "notfound"} {
-		if v, _ := outcomeKind(n); v == k {
-			return n
-		}
-	}
-	return fmt.Sprintf("kind(%d)", k)
-}
-
 // targetSpec is one -target 'substring=outcome[:after]'.
 type targetSpec struct {
+	arg   string // as given, for the report
 	match string
 	kind  fssim.Kind
 	after time.Duration
@@ -55,7 +47,7 @@ func parseTarget(s string) (targetSpec, error) {
 	if !ok {
 		return targetSpec{}, fmt.Errorf("-target %q: outcome %q is not one of answer, busy, unreachable, noanswer, reject, notfound", s, name)
 	}
-	t := targetSpec{match: match, kind: kind}
+	t := targetSpec{arg: s, match: match, kind: kind}
 	if hasAfter {
 		d, err := time.ParseDuration(after)
 		if err != nil || d < 0 {
@@ -129,7 +121,8 @@ func (f *loadFlags) register(fs *flag.FlagSet, calls int, rate float64) {
 	})
 }
 
-// spec validates the flags and builds the load against addr.
+// spec validates the flags and builds the load against addr ("" for
+// compare, which fills in each controller's).
 func (f *loadFlags) spec(addr string) (spec, error) {
 	var errs []error
 	if f.calls <= 0 {
@@ -153,13 +146,14 @@ func (f *loadFlags) spec(addr string) (spec, error) {
 	if f.maxCall <= 0 {
 		errs = append(errs, fmt.Errorf("-max-call %v: must be above 0", f.maxCall))
 	}
-	if addr == "" {
-		errs = append(errs, errors.New("-addr: empty"))
-	}
 	if err := errors.Join(errs...); err != nil {
 		return spec{}, err
 	}
-	return spec{
+	args := make([]string, len(f.targets))
+	for i, t := range f.targets {
+		args[i] = t.arg
+	}
+	return spec{TargetArgs: args,
 		Addr: addr, Calls: f.calls, Rate: f.rate, Hold: f.hold, HoldRate: f.holdRate,
 		Talk: f.talk, Scale: f.scale, MaxCall: f.maxCall,
 		Targets: buildTargets(f.targets, f.talk), Vars: f.vars, Metrics: f.metrics,

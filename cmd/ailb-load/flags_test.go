@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func TestParseTarget(t *testing.T) {
 				}
 				return
 			}
+			tt.want.arg = tt.in
 			if err != nil || got != tt.want {
 				t.Fatalf("parseTarget = %+v, %v; want %+v", got, err, tt.want)
 			}
@@ -57,12 +59,6 @@ func TestBuildTargets(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("buildTargets =\n%+v\nwant\n%+v", got, want)
-	}
-	for _, n := range []string{"answer", "busy", "unreachable", "noanswer", "reject", "notfound"} {
-		k, _ := outcomeKind(n)
-		if kindName(k) != n {
-			t.Errorf("kindName(outcomeKind(%q)) = %q", n, kindName(k))
-		}
 	}
 }
 
@@ -125,11 +121,15 @@ func TestParseRun(t *testing.T) {
 				if !reflect.DeepEqual(s.Vars, map[string]string{"ailb_route": "sales", "x": "y"}) {
 					t.Errorf("vars: %v", s.Vars)
 				}
+				if r := newReport(s); !slices.Equal(r.Targets, []string{"ai-1=answer", "ai-2=busy"}) {
+					t.Errorf("reported targets %q, want the flags as given", r.Targets)
+				}
 			},
 		},
 		{name: "bad target", args: []string{"-target", "ai"}, wantErr: "endpoint-substring"},
 		{name: "zero rate", args: []string{"-rate", "0"}, wantErr: "-rate 0"},
 		{name: "several errors at once", args: []string{"-calls", "0", "-scale", "-1"}, wantErr: "-scale -1"},
+		{name: "empty address", args: []string{"-addr", ""}, wantErr: "-addr: empty"},
 		{name: "stray argument", args: []string{"-calls", "3", "extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -24,7 +22,9 @@ type spec struct {
 	Scale    float64
 	MaxCall  time.Duration
 	Targets  []fssim.Target
-	Vars     map[string]string
+	// TargetArgs are the -target flags as given, for the report.
+	TargetArgs []string
+	Vars       map[string]string
 	// PID is the server's process, for its CPU and memory; 0: not measured.
 	PID int
 	// Metrics is the server's /metrics URL, for its failure counters ("": none).
@@ -65,7 +65,9 @@ func runLoad(ctx context.Context, s spec) (*report, error) {
 	}
 	measure(ctx, s, rep)
 	if before != nil {
-		if after, err := scrape(ctx, s.Metrics, watched); err == nil {
+		if after, err := scrape(ctx, s.Metrics, watched); err != nil {
+			rep.Warnings = append(rep.Warnings, "server metrics after the run: "+err.Error())
+		} else {
 			rep.ServerCounters = counterDeltas(before, after)
 		}
 	}
@@ -73,8 +75,7 @@ func runLoad(ctx context.Context, s spec) (*report, error) {
 		rep.HoldLost, rep.holdFailures = held.stop()
 	}
 	if sampler != nil {
-		sampled, err := sampler.stop()
-		rep.setRSS(s.PID, sampled, err)
+		rep.setRSS(sampler.stop())
 	}
 	rep.Interrupted = ctx.Err() != nil
 	rep.finish(runtime.NumCPU())
@@ -96,27 +97,10 @@ func measure(ctx context.Context, s spec, rep *report) {
 	self0 := selfCPU()
 	busy0, busyErr := machineBusy()
 	start := time.Now()
-	interval := float64(time.Second) / s.Rate
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	var last time.Time
-	launched := 0
-launch:
-	for i := range results {
-		due := start.Add(time.Duration(float64(i) * interval))
-		if d := time.Until(due); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-ctx.Done():
-				break launch
-			case <-timer.C:
-			}
-		} else if ctx.Err() != nil {
-			break
-		}
+	launched := pace(ctx, start, s.Calls, s.Rate, func(i int, due time.Time) {
 		last = time.Now()
 		late = append(late, last.Sub(due))
-		launched++
 		wg.Go(func() {
 			n := active.Add(1)
 			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
@@ -125,7 +109,7 @@ launch:
 			results[i] = classify(res, err)
 			active.Add(-1)
 		})
-	}
+	})
 	wg.Wait()
 	end := time.Now()
 	if s.PID > 0 {
@@ -155,6 +139,30 @@ launch:
 	rep.addResults(results[:launched])
 }
 
+// pace calls fn(i, due) for i in [0, n) at rate per second from start, open
+// loop: a slow fn delays no later due time. It stops when ctx ends and
+// returns how many calls it made.
+func pace(ctx context.Context, start time.Time, n int, rate float64, fn func(i int, due time.Time)) int {
+	interval := float64(time.Second) / rate
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for i := range n {
+		due := start.Add(time.Duration(float64(i) * interval))
+		if d := time.Until(due); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return i
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			return i
+		}
+		fn(i, due)
+	}
+	return n
+}
+
 // holdSet is the calls kept up during the measurement.
 type holdSet struct {
 	cancel  context.CancelFunc
@@ -165,63 +173,27 @@ type holdSet struct {
 	fails   []string
 }
 
-// bridgeMarker is in the CHANNEL_BRIDGE event the switch writes when the
-// AI answered: the held call is then in the state being measured.
-const bridgeMarker = "\nEvent-Name: CHANNEL_BRIDGE\n"
-
-// bridgeWatch spots CHANNEL_BRIDGE in what the switch writes. Only the
-// switch's connection goroutine writes, and each event is one Write.
-type bridgeWatch struct {
-	net.Conn
-	marker   []byte
-	seen     bool
-	onBridge func()
-}
-
-func (w *bridgeWatch) Write(b []byte) (int, error) {
-	if !w.seen && bytes.Contains(b, w.marker) {
-		w.seen = true
-		w.onBridge()
-	}
-	return w.Conn.Write(b)
-}
-
 // startHold places s.Hold calls that the AI answers and never ends, and
 // returns once every one is bridged (or has failed).
 func startHold(parent context.Context, s spec) (*holdSet, error) {
 	ctx, cancel := context.WithCancel(parent)
 	h := &holdSet{cancel: cancel}
-	base := fssim.Switch{Addr: s.Addr, Scale: s.Scale,
+	sw := &fssim.Switch{Addr: s.Addr, Scale: s.Scale,
 		Targets: []fssim.Target{{Match: "", Outcome: fssim.Outcome{Kind: fssim.Answer}}}}
-	var d net.Dialer
-	marker := []byte(bridgeMarker)
 	var unbridgedEnds atomic.Int64
 	start := time.Now()
 	interval := float64(time.Second) / s.HoldRate
-	for i := range s.Hold {
-		if w := time.Until(start.Add(time.Duration(float64(i) * interval))); w > 0 {
-			select {
-			case <-ctx.Done():
-			case <-time.After(w):
-			}
-		}
-		if ctx.Err() != nil {
-			break
-		}
+	pace(ctx, start, s.Hold, s.HoldRate, func(int, time.Time) {
+		// CHANNEL_BRIDGE: the AI answered, the call is in the state measured.
 		var bridged atomic.Bool
-		sw := base
-		sw.Dial = func(ctx context.Context, addr string) (net.Conn, error) {
-			c, err := d.DialContext(ctx, "tcp", addr)
-			if err != nil {
-				return nil, err
-			}
-			return &bridgeWatch{Conn: c, marker: marker, onBridge: func() {
+		onSent := func(m fssim.Sent) {
+			if m.Event == "CHANNEL_BRIDGE" && !bridged.Load() {
 				bridged.Store(true)
 				h.bridged.Add(1)
-			}}, nil
+			}
 		}
 		h.wg.Go(func() {
-			res, err := sw.Run(ctx, fssim.Call{Vars: s.Vars, MaxDuration: 24 * time.Hour})
+			res, err := sw.Run(ctx, fssim.Call{Vars: s.Vars, MaxDuration: 24 * time.Hour, OnSent: onSent})
 			if ctx.Err() != nil {
 				return // stopped: the call was up until then
 			}
@@ -238,7 +210,7 @@ func startHold(parent context.Context, s spec) (*holdSet, error) {
 				unbridgedEnds.Add(1)
 			}
 		})
-	}
+	})
 	limit := 30*time.Second + time.Duration(float64(s.Hold)*interval) + time.Duration(float64(2*time.Second)*s.Scale)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()

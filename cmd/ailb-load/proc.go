@@ -136,14 +136,14 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// rssSampler records a process's largest VmRSS in case VmHWM is absent or
-// could not be reset.
+// rssSampler records a process's largest VmRSS, in case VmHWM is absent
+// or could not be reset, and the last VmHWM.
 type rssSampler struct {
 	pid    int
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
-	max    int64
+	peak   memStatus // HWM: the last read; RSS: the largest
 	err    error
 }
 
@@ -176,17 +176,17 @@ func (s *rssSampler) sample() {
 		}
 		return
 	}
-	s.max = max(s.max, m.RSS)
+	s.peak.HWM, s.peak.RSS = m.HWM, max(s.peak.RSS, m.RSS)
 }
 
-// stop ends the sampling and returns the largest RSS seen.
-func (s *rssSampler) stop() (int64, error) {
+// stop ends the sampling, sampling once more.
+func (s *rssSampler) stop() (memStatus, error) {
 	s.cancel()
 	s.wg.Wait()
 	s.sample()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.max, s.err
+	return s.peak, s.err
 }
 
 // machine describes where the figures were measured.

@@ -78,12 +78,13 @@ type serverUsage struct {
 }
 
 func newReport(s spec) *report {
-	r := &report{Addr: s.Addr, Calls: s.Calls, Rate: s.Rate, Hold: s.Hold, Talk: s.Talk.String(), Scale: s.Scale, Vars: s.Vars}
+	r := &report{Addr: s.Addr, Calls: s.Calls, Rate: s.Rate, Hold: s.Hold, Talk: s.Talk.String(), Scale: s.Scale,
+		Vars: s.Vars, Targets: s.TargetArgs}
 	if len(r.Vars) == 0 {
 		r.Vars = nil
 	}
-	for _, t := range s.Targets[:len(s.Targets)-1] { // the last is the catch-all
-		r.Targets = append(r.Targets, t.Match+"="+kindName(t.Outcome.Kind))
+	if len(r.Targets) == 0 {
+		r.Targets = nil
 	}
 	return r
 }
@@ -115,18 +116,17 @@ func (r *report) addResults(results []callResult) {
 
 // setRSS picks the peak: VmHWM when it could be reset for this run, else
 // the largest sampled VmRSS.
-func (r *report) setRSS(pid int, sampled int64, sampleErr error) {
+func (r *report) setRSS(m memStatus, sampleErr error) {
 	if r.Server == nil {
 		return
 	}
-	m, err := procMem(pid)
 	switch {
-	case err == nil && r.hwmReset && m.HWM > 0:
-		r.Server.PeakRSS, r.Server.PeakRSSSource = max(m.HWM, sampled), "VmHWM"
-	case sampled > 0:
-		r.Server.PeakRSS, r.Server.PeakRSSSource = sampled, "sampled VmRSS every 100ms"
+	case r.hwmReset && m.HWM > 0:
+		r.Server.PeakRSS, r.Server.PeakRSSSource = max(m.HWM, m.RSS), "VmHWM"
+	case m.RSS > 0:
+		r.Server.PeakRSS, r.Server.PeakRSSSource = m.RSS, "sampled VmRSS every 100ms"
 	default:
-		r.Warnings = append(r.Warnings, fmt.Sprintf("server memory unknown: %v %v", err, sampleErr))
+		r.Warnings = append(r.Warnings, fmt.Sprintf("server memory unknown: %v", sampleErr))
 	}
 }
 

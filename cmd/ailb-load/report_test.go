@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,34 @@ func TestReportFinish(t *testing.T) {
 			r.writeText(&out)
 			if !strings.Contains(out.String(), "setup       p50") {
 				t.Errorf("text report:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestSetRSS(t *testing.T) {
+	tests := []struct {
+		name       string
+		reset      bool
+		m          memStatus
+		want       int64
+		wantSource string
+	}{
+		{"VmHWM reset for the run", true, memStatus{HWM: 300, RSS: 200}, 300, "VmHWM"},
+		{"VmHWM below a sample taken after it", true, memStatus{HWM: 300, RSS: 400}, 400, "VmHWM"},
+		{"VmHWM not reset: the samples", false, memStatus{HWM: 900, RSS: 200}, 200, "sampled VmRSS every 100ms"},
+		{"no VmHWM line", true, memStatus{RSS: 200}, 200, "sampled VmRSS every 100ms"},
+		{"nothing known", false, memStatus{}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &report{Server: &serverUsage{}, hwmReset: tt.reset}
+			r.setRSS(tt.m, errors.New("gone"))
+			if r.Server.PeakRSS != tt.want || r.Server.PeakRSSSource != tt.wantSource {
+				t.Errorf("peak %d from %q, want %d from %q", r.Server.PeakRSS, r.Server.PeakRSSSource, tt.want, tt.wantSource)
+			}
+			if warned := len(r.Warnings) > 0; warned != (tt.want == 0) {
+				t.Errorf("warnings %q", r.Warnings)
 			}
 		})
 	}

@@ -238,5 +238,5 @@ func (c *comparison) writeText(w io.Writer) {
 	for _, n := range c.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
 	}
-	fmt.Fprintln(w, "setup: connect reply written by the switch -> bridge command received; CPU: the controller's utime+stime from the first measured call to the end of the last, per call; peak RSS: VmHWM reset before each round (max over rounds); simulator and other processes: cores used during the measurement (max over rounds)")
+	fmt.Fprintln(w, "setup: the switch starts writing the connect reply -> bridge command received; CPU: the controller's utime+stime from the first measured call to the end of the last, per call; peak RSS: VmHWM reset before each round (max over rounds); simulator and other processes: cores used during the measurement (max over rounds)")
 }

@@ -7,7 +7,7 @@
 //	ailb-load baseline -kind eslgo|raw -listen 127.0.0.1:9084
 //	ailb-load compare  -ailb bin/ailb -config configs/load.yaml [-calls 2000 -rate 200] [-hold 5000] [-rounds 3]
 //
-// Setup latency is the time from the connect reply written by the switch
+// Setup latency is the time from the switch writing the connect reply
 // to the first bridge (or audio stream start) command it receives. Calls
 // are placed open loop: a slow server does not slow the arrivals. The
 // simulator runs in this process, so every report says how much CPU it

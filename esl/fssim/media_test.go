@@ -113,7 +113,7 @@ func TestForkStreamsTheCaller(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startWS(t, true, nil)
+			srv := startWS(t, nil)
 			c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
 			meta := `{"uuid":"` + c.uuid + `","dest":"1000","rate":"` + tc.rate + `"}`
 			path := "/" + tc.name + "/rate=" + map[string]string{"16k": "16000", "8k": "8000"}[tc.rate]
@@ -242,7 +242,7 @@ func sameHeadersVars(t *testing.T, got customMsg, rec *wsRecording, vars bool) {
 
 func TestForkEventsMatchTheRecordings(t *testing.T) {
 	t.Parallel()
-	srv := startWS(t, true, nil)
+	srv := startWS(t, nil)
 	c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
 	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/x mono 16k {}")
 	sameHeaders(t, c.custom("mod_audio_fork::connect"), loadWSRecording(t, "a-fork-16k"))
@@ -308,7 +308,7 @@ func TestForkServerEnds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := loadWSRecording(t, tc.name)
-			srv := startWS(t, true, func(p *wsPeer) {
+			srv := startWS(t, func(p *wsPeer) {
 				if !p.sleep(300 * time.Millisecond) {
 					return
 				}
@@ -373,7 +373,7 @@ func TestForkBidirectional(t *testing.T) {
 			n := tc.rate / 50
 			const frames = 25
 			var sent []byte
-			srv := startWS(t, true, func(p *wsPeer) {
+			srv := startWS(t, func(p *wsPeer) {
 				if !p.sleep(100 * time.Millisecond) {
 					return
 				}
@@ -402,7 +402,7 @@ func TestForkBidirectional(t *testing.T) {
 				t.Fatalf("the recording has no %s", want)
 			}
 			p.waitFor(t, "the mark report", func(m []peerMsg, _ bool) bool {
-				return slices.Contains(p.textsOf(m), want)
+				return slices.Contains(textsOf(m), want)
 			})
 			time.Sleep(frames*20*time.Millisecond + 200*time.Millisecond)
 			c.api("uuid_audio_fork " + c.uuid + ` stop {"reason":"probe-stop"}`)
@@ -431,16 +431,6 @@ func TestForkBidirectional(t *testing.T) {
 	}
 }
 
-func (p *wsPeer) textsOf(msgs []peerMsg) []string {
-	var out []string
-	for _, m := range msgs {
-		if m.typ == 1 {
-			out = append(out, string(m.data))
-		}
-	}
-	return out
-}
-
 // Transcripts d3 and d8: the server's binary frames are not played without
 // the bidirectional arguments (d3), nor with them when nothing writes to the
 // parked channel (d8: no send_silence_when_idle); no mark report either. A
@@ -460,7 +450,7 @@ func TestForkServerAudioNotPlayed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := startWS(t, true, func(p *wsPeer) {
+			srv := startWS(t, func(p *wsPeer) {
 				for i := range 10 {
 					_ = p.send(2, tone440(16000, i*320, 320))
 					if i == 0 {
@@ -508,7 +498,7 @@ func TestForkPlayAudio(t *testing.T) {
 	audio := tone440(8000, 0, 4000) // 0.5 s
 	msg := `{"type":"playAudio","data":{"audioContentType":"raw","sampleRate":8000,"audioContent":"` +
 		base64.StdEncoding.EncodeToString(audio) + `","textContent":"440 Hz for 1 s"}}`
-	srv := startWS(t, true, func(p *wsPeer) {
+	srv := startWS(t, func(p *wsPeer) {
 		if p.sleep(100 * time.Millisecond) {
 			_ = p.sendText(msg)
 		}
@@ -559,7 +549,7 @@ func TestForkBurstKillAudioSendTextPause(t *testing.T) {
 		burst = append(burst, tone440(16000, i*320, 320)...)
 	}
 	killed := make(chan time.Time, 1)
-	srv := startWS(t, true, func(p *wsPeer) {
+	srv := startWS(t, func(p *wsPeer) {
 		for i := range 150 {
 			_ = p.send(2, burst[i*640:(i+1)*640])
 		}
@@ -638,7 +628,7 @@ func TestForkGracefulShutdown(t *testing.T) {
 	t.Run("d6-fork-graceful-shutdown", func(t *testing.T) {
 		t.Parallel()
 		rec := loadWSRecording(t, "d6-fork-graceful-shutdown")
-		srv := startWS(t, true, func(p *wsPeer) {
+		srv := startWS(t, func(p *wsPeer) {
 			for p.sleep(5 * time.Millisecond) {
 				for _, m := range p.messages() {
 					if m.typ == 2 && len(m.data) == 0 {
@@ -673,7 +663,7 @@ func TestForkGracefulShutdown(t *testing.T) {
 	})
 	t.Run("d7-fork-graceful-shutdown-server-never-closes", func(t *testing.T) {
 		t.Parallel()
-		srv := startWS(t, true, nil)
+		srv := startWS(t, nil)
 		c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
 		c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/fork-graceful-noclose mono 16k {}")
 		c.custom("mod_audio_fork::connect")
@@ -726,7 +716,7 @@ func TestForkJSONMessages(t *testing.T) {
 			t.Fatalf("the recording did not send %s", s)
 		}
 	}
-	srv := startWS(t, true, func(p *wsPeer) {
+	srv := startWS(t, func(p *wsPeer) {
 		for _, s := range sent {
 			if !p.sleep(20 * time.Millisecond) {
 				return
@@ -778,7 +768,7 @@ func TestForkJSONMessages(t *testing.T) {
 // reason, and no CUSTOM event.
 func TestForkHangupWhileStreaming(t *testing.T) {
 	t.Parallel()
-	srv := startWS(t, true, nil)
+	srv := startWS(t, nil)
 	c := streamCall(t, &Switch{Scale: 1}, Call{HangupAfter: 500 * time.Millisecond}, false)
 	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/hangup-while-streaming mono 16k {}")
 	c.named("CHANNEL_HANGUP_COMPLETE")
@@ -819,7 +809,7 @@ func TestStreamModuleStreams(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := loadWSRecording(t, tc.name)
-			srv := startWS(t, true, nil)
+			srv := startWS(t, nil)
 			c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
 			meta := `{"uuid":"` + c.uuid + `","rate":"` + tc.rate + `"}`
 			path := "/a-stream/rate=" + tc.rate
@@ -908,7 +898,7 @@ func TestStreamModuleServerMessages(t *testing.T) {
 		base64.StdEncoding.EncodeToString(audio) + `"}}`
 	texts := []string{`{"type":"json","data":{"hello":"world","n":1}}`, `{"type":"killAudio"}`,
 		`{"type":"mark","data":{"name":"m1"}}`, `this is not json`, `{"type":"disconnect","data":{"reason":"bye"}}`}
-	srv := startWS(t, true, func(p *wsPeer) {
+	srv := startWS(t, func(p *wsPeer) {
 		for i := range 10 {
 			_ = p.send(2, tone440(8000, i*160, 160))
 		}
@@ -965,7 +955,7 @@ func TestStreamModuleServerMessages(t *testing.T) {
 // same way with no CUSTOM event.
 func TestStreamModuleSendTextPauseHangup(t *testing.T) {
 	t.Parallel()
-	srv := startWS(t, true, nil)
+	srv := startWS(t, nil)
 	c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
 	c.api("uuid_audio_stream " + c.uuid + " start " + srv.URL + "/stream-sendtext-pause mono 8k {}")
 	c.custom("mod_audio_stream::connect")
@@ -974,7 +964,7 @@ func TestStreamModuleSendTextPauseHangup(t *testing.T) {
 	if r := c.api("uuid_audio_stream " + c.uuid + ` send_text {"type":"dtmf","digit":"5"}`); r != "+OK Success\n" {
 		t.Fatalf("send_text %q", r)
 	}
-	p.waitFor(t, "the text", func(m []peerMsg, _ bool) bool { return slices.Contains(p.textsOf(m), `{"type":"dtmf","digit":"5"}`) })
+	p.waitFor(t, "the text", func(m []peerMsg, _ bool) bool { return slices.Contains(textsOf(m), `{"type":"dtmf","digit":"5"}`) })
 	c.api("uuid_audio_stream " + c.uuid + " pause")
 	n := len(p.binaries())
 	time.Sleep(200 * time.Millisecond)
@@ -1020,7 +1010,7 @@ func TestStreamModuleSendTextPauseHangup(t *testing.T) {
 // the same bug, a bad mix, rate or URL, and commands without a stream.
 func TestAudioAPIAnswers(t *testing.T) {
 	t.Parallel()
-	srv := startWS(t, true, nil)
+	srv := startWS(t, nil)
 	c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
 	u := c.uuid
 	usage := "-USAGE: " + forkMod.syntax + "\n"
@@ -1066,7 +1056,7 @@ func TestAudioAPIAnswers(t *testing.T) {
 // events reach only a socket subscribed to them.
 func TestAudioStartPreAnswersAndEventsNeedSubscription(t *testing.T) {
 	t.Parallel()
-	srv := startWS(t, true, nil)
+	srv := startWS(t, nil)
 	c := dialCall(t, &Switch{Scale: 1}, Call{})
 	c.setup("linger 5")
 	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/x mono 8k {}")
@@ -1087,7 +1077,7 @@ func TestAudioStartPreAnswersAndEventsNeedSubscription(t *testing.T) {
 // frames skipped during a pause included.
 func TestCallAudioSource(t *testing.T) {
 	t.Parallel()
-	srv := startWS(t, true, nil)
+	srv := startWS(t, nil)
 	ramp := func(rate, offset int, dst []int16) {
 		for i := range dst {
 			dst[i] = int16(offset + i)
@@ -1131,15 +1121,14 @@ func TestCallAudioSource(t *testing.T) {
 	if !skipped {
 		t.Error("no samples skipped across the pause")
 	}
-	if got := make([]int16, 16); true {
-		RecordedTone(16000, 0, got)
-		if hex.EncodeToString(l16(got[:8])) != "0000ed0bfb15a81cfa1ea81cfb15ed0b" {
-			t.Errorf("RecordedTone 16k %v", got)
-		}
-		RecordedTone(8000, 3, got[:4])
-		if hex.EncodeToString(l16(got[:4])) != "fc15000004ea04e1" {
-			t.Errorf("RecordedTone 8k at offset 3: %v", got[:4])
-		}
+	got := make([]int16, 16)
+	RecordedTone(16000, 0, got)
+	if hex.EncodeToString(l16(got[:8])) != "0000ed0bfb15a81cfa1ea81cfb15ed0b" {
+		t.Errorf("RecordedTone 16k %v", got)
+	}
+	RecordedTone(8000, 3, got[:4])
+	if hex.EncodeToString(l16(got[:4])) != "fc15000004ea04e1" {
+		t.Errorf("RecordedTone 8k at offset 3: %v", got[:4])
 	}
 }
 
@@ -1214,7 +1203,7 @@ func TestForkPlaysBufferedAudioAfterTheServerLeft(t *testing.T) {
 	for i := range 50 {
 		burst = append(burst, tone440(8000, i*160, 160)...)
 	}
-	srv := startWS(t, true, func(p *wsPeer) {
+	srv := startWS(t, func(p *wsPeer) {
 		for i := range 50 {
 			_ = p.send(2, burst[i*320:(i+1)*320])
 		}

@@ -25,7 +25,6 @@ type wsServer struct {
 	URL    string // ws://127.0.0.1:port
 	ln     net.Listener
 	srv    *http.Server
-	echo   bool // echo the offered subprotocol (wsprobe did)
 	script func(p *wsPeer)
 
 	mu    sync.Mutex
@@ -36,11 +35,10 @@ type wsServer struct {
 
 // wsPeer is one accepted connection.
 type wsPeer struct {
-	conn  *websocket.Conn
-	raw   *rawConn
-	req   *http.Request
-	wmu   sync.Mutex
-	start time.Time
+	conn *websocket.Conn
+	raw  *rawConn
+	req  *http.Request
+	wmu  sync.Mutex
 
 	mu        sync.Mutex
 	msgs      []peerMsg
@@ -95,20 +93,18 @@ func (l *rawListener) Accept() (net.Conn, error) {
 	return rc, nil
 }
 
-// startWS runs a server; script (in the handler goroutine) plays the
-// server's side after the upgrade; nil just reads until the end.
-func startWS(t *testing.T, echo bool, script func(p *wsPeer)) *wsServer {
+// startWS runs a server that echoes the offered subprotocol (wsprobe did);
+// script (in the handler goroutine) plays the server's side after the
+// upgrade; nil just reads until the end.
+func startWS(t *testing.T, script func(p *wsPeer)) *wsServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rl := &rawListener{Listener: ln, conns: map[string]*rawConn{}}
-	s := &wsServer{t: t, URL: "ws://" + ln.Addr().String(), ln: rl, echo: echo, script: script, next: make(chan *wsPeer, 8)}
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-	if echo {
-		up.Subprotocols = []string{forkSubprotocol}
-	}
+	s := &wsServer{t: t, URL: "ws://" + ln.Addr().String(), ln: rl, script: script, next: make(chan *wsPeer, 8)}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, Subprotocols: []string{forkSubprotocol}}
 	s.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
@@ -117,7 +113,7 @@ func startWS(t *testing.T, echo bool, script func(p *wsPeer)) *wsServer {
 		rl.mu.Lock()
 		raw := rl.conns[r.RemoteAddr]
 		rl.mu.Unlock()
-		p := &wsPeer{conn: conn, raw: raw, req: r, start: time.Now(), changed: make(chan struct{}), done: make(chan struct{})}
+		p := &wsPeer{conn: conn, raw: raw, req: r, changed: make(chan struct{}), done: make(chan struct{})}
 		s.mu.Lock()
 		s.peers = append(s.peers, p)
 		s.wg.Add(1)
@@ -212,9 +208,11 @@ func (p *wsPeer) waitFor(t *testing.T, what string, cond func(msgs []peerMsg, en
 	}
 }
 
-func (p *wsPeer) texts() []string {
+func (p *wsPeer) texts() []string { return textsOf(p.messages()) }
+
+func textsOf(msgs []peerMsg) []string {
 	var out []string
-	for _, m := range p.messages() {
+	for _, m := range msgs {
 		if m.typ == websocket.TextMessage {
 			out = append(out, string(m.data))
 		}
@@ -268,7 +266,6 @@ type clientFrame struct {
 	fin, rsv, masked bool
 	op               byte
 	payload          []byte
-	hdr              []byte
 }
 
 // clientWire splits what the client wrote into the upgrade request and frames.
@@ -299,7 +296,6 @@ func clientWire(t *testing.T, raw []byte) (string, []clientFrame) {
 		if len(rest) < h+n {
 			break // the last frame may still be in flight
 		}
-		f.hdr = rest[:h]
 		f.payload = bytes.Clone(rest[h : h+n])
 		for j := range f.payload {
 			f.payload[j] ^= key[j%4]

@@ -645,19 +645,15 @@ func (st *wsStream) closeAndWait(wait time.Duration) {
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
-	for {
-		select {
-		case <-st.readDone:
-			// The reader queued the server's Close (or saw the end) before leaving.
-			for _, m := range st.takeCtl() {
-				if m.kind == ctlPeerClose {
-					st.notePeerClose(m.data)
-				}
+	select {
+	case <-st.readDone:
+		// The reader queued the server's Close (or saw the end) before leaving.
+		for _, m := range st.takeCtl() {
+			if m.kind == ctlPeerClose {
+				st.notePeerClose(m.data)
 			}
-			return
-		case <-t.C:
-			return
 		}
+	case <-t.C:
 	}
 }
 
@@ -1015,7 +1011,6 @@ type playout struct {
 	recv, played int64
 	marks        []pmark
 	kill         bool
-	dropped      int64
 }
 
 type pmark struct {
@@ -1039,7 +1034,6 @@ func (p *playout) add(b []byte, maxQueue int) {
 
 func (p *playout) push(s int16, maxQueue int) {
 	if len(p.buf)-p.head >= maxQueue {
-		p.dropped++
 		return
 	}
 	p.buf = append(p.buf, s)

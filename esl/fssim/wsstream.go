@@ -87,7 +87,6 @@ type wsStream struct {
 	graceful    bool
 	closeSent   bool
 	detached    bool // stopped after graceful-shutdown: the socket stays open
-	runEnding   bool // Run is returning: waits are cut to runEndWait
 	connectSent bool // the connect event fired
 	peerDone    bool // the socket ended (server close or drop); buffered audio still plays
 	gateClosed  bool
@@ -406,13 +405,12 @@ func (st *wsStream) loop(ctx context.Context) {
 		case <-ctx.Done():
 			// A stop or hang-up queued before Run ended still decides the
 			// end: select picks among ready cases at random.
-			st.runEnding = true
-			if !st.handle(st.takeCtl()) {
+			if !st.handle(st.takeCtl(), runEndWait) {
 				st.runEnd()
 			}
 			return
 		case <-st.notify:
-			if st.handle(st.takeCtl()) {
+			if st.handle(st.takeCtl(), closeWait) {
 				return
 			}
 		case <-timer.C:
@@ -561,8 +559,9 @@ func (st *wsStream) playPending() bool {
 	return len(st.play.buf) > st.play.head
 }
 
-// handle runs the queued commands; true when the stream is over.
-func (st *wsStream) handle(msgs []ctlMsg) bool {
+// handle runs the queued commands; true when the stream is over. wait
+// bounds the wait for the server's answer to a Close (shorter as Run ends).
+func (st *wsStream) handle(msgs []ctlMsg, wait time.Duration) bool {
 	for _, m := range msgs {
 		if st.peerDone {
 			if m.kind == ctlStop || m.kind == ctlHangup {
@@ -619,10 +618,6 @@ func (st *wsStream) handle(msgs []ctlMsg) bool {
 				continue
 			}
 			st.setEnd(end)
-			wait := closeWait
-			if st.runEnding {
-				wait = runEndWait
-			}
 			st.closeAndWait(wait)
 			return true
 		case ctlPeerClose:

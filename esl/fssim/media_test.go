@@ -1,9 +1,11 @@
 package fssim
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"net"
 	"regexp"
 	"slices"
@@ -1258,5 +1260,28 @@ func TestStalledServerDoesNotHoldRun(t *testing.T) {
 	}
 	if st := res.Streams[0]; st.AudioFrames == 0 {
 		t.Errorf("stream %+v", st)
+	}
+}
+
+// A stop queued behind a send_text before the writer starts connecting
+// abandons the attempt: nothing is dialled.
+func TestStopQueuedBehindTextAbandonsTheConnect(t *testing.T) {
+	t.Parallel()
+	ln := listenLocal(t)
+	defer ln.Close()
+	cfg := streamCfg{mod: forkMod, bug: forkMod.bug, mix: "mono", rate: 8000, bidiRate: 8000}
+	if !cfg.parseURL("ws://" + ln.Addr().String() + "/x") {
+		t.Fatal("parseURL")
+	}
+	st := newWSStream(&Switch{WSConnectTimeout: 200 * time.Millisecond}, &channel{}, cfg, &Call{})
+	st.push(ctlMsg{kind: ctlText, text: "{}"})
+	st.push(ctlMsg{kind: ctlStop})
+	if _, err := st.connect(context.Background()); !errors.Is(err, context.Canceled) {
+		t.Errorf("connect: %v, want it abandoned", err)
+	}
+	_ = ln.(*net.TCPListener).SetDeadline(time.Now().Add(50 * time.Millisecond))
+	if conn, err := ln.Accept(); err == nil {
+		conn.Close()
+		t.Error("dialled although a stop was queued")
 	}
 }

@@ -122,7 +122,7 @@ func newWSStream(sw *Switch, c *channel, cfg streamCfg, call *Call) *wsStream {
 func (st *wsStream) push(m ctlMsg) {
 	st.mu.Lock()
 	st.ctl = append(st.ctl, m)
-	if st.dialCancel != nil && (m.kind == ctlStop || m.kind == ctlHangup) {
+	if st.dialCancel != nil && st.abandonedLocked() {
 		st.dialCancel()
 	}
 	st.mu.Unlock()
@@ -199,7 +199,7 @@ func (st *wsStream) connect(ctx context.Context) (*bufio.Reader, error) {
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	st.mu.Lock()
-	abandoned := len(st.ctl) > 0 && (st.ctl[0].kind == ctlStop || st.ctl[0].kind == ctlHangup)
+	abandoned := st.abandonedLocked()
 	st.dialCancel = cancel
 	st.mu.Unlock()
 	defer func() {
@@ -280,6 +280,12 @@ func (st *wsStream) connect(ctx context.Context) (*bufio.Reader, error) {
 func (st *wsStream) abandoned() bool {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	return st.abandonedLocked()
+}
+
+// abandonedLocked is abandoned with st.mu held: a stop or hang-up anywhere
+// in the queue, behind a send_text or pause too.
+func (st *wsStream) abandonedLocked() bool {
 	for _, m := range st.ctl {
 		if m.kind == ctlStop || m.kind == ctlHangup {
 			return true

@@ -279,11 +279,8 @@ func (s *session) play(file string, o waitOpts, terminators bool) (string, byte)
 	c.writers.Add(1)
 	defer c.writers.Add(-1)
 	c.mu.Lock()
-	d, ok := c.tempFiles[file]
+	d := playDuration(file, c.tempFiles)
 	c.mu.Unlock()
-	if !ok {
-		d = playDuration(file)
-	}
 	deadline := start.Add(s.sw.scaled(d))
 	resp, stopDigit := "FILE PLAYED", byte(0)
 loop:
@@ -358,15 +355,19 @@ func (s *session) sleepApp(arg string) {
 	}
 }
 
-// playDuration is how long a file plays: tone_stream:// from its
-// %(on,off,freq) segments and L=n repeats, silence_stream://ms, 1 s per file
-// otherwise (file_string:// sums its parts). -1 streams play until stopped.
-func playDuration(file string) time.Duration {
+// playDuration is how long a file plays: a playAudio/streamAudio temp
+// file (temp) for its audio, tone_stream:// from its %(on,off,freq)
+// segments and L=n repeats, silence_stream://ms, 1 s per file otherwise
+// (file_string:// sums its parts). -1 streams play until stopped.
+func playDuration(file string, temp map[string]time.Duration) time.Duration {
 	const forever = 24 * time.Hour
+	if d, ok := temp[file]; ok {
+		return d
+	}
 	if rest, ok := strings.CutPrefix(file, "file_string://"); ok {
 		var d time.Duration
 		for _, f := range strings.Split(rest, "!") {
-			d += playDuration(f)
+			d += playDuration(f, temp)
 		}
 		return d
 	}

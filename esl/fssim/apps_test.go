@@ -240,13 +240,18 @@ func TestPlayDuration(t *testing.T) {
 		{"silence_stream://250", 250 * time.Millisecond},
 		{"/var/sounds/hello.wav", time.Second},
 		{"file_string://a.wav!silence_stream://500", 1500 * time.Millisecond},
+		{"/usr/local/fs/tmp/u_0.tmp.r8", 250 * time.Millisecond},
+		{"file_string:///usr/local/fs/tmp/u_0.tmp.r8!/usr/local/fs/tmp/u_1.tmp.r16", 2250 * time.Millisecond},
 	}
+	// playAudio/streamAudio temp files play for their audio's length.
+	temp := map[string]time.Duration{"/usr/local/fs/tmp/u_0.tmp.r8": 250 * time.Millisecond,
+		"/usr/local/fs/tmp/u_1.tmp.r16": 2 * time.Second}
 	for _, tt := range tests {
-		if got := playDuration(tt.give); got != tt.want {
+		if got := playDuration(tt.give, temp); got != tt.want {
 			t.Errorf("playDuration(%q) = %v, want %v", tt.give, got, tt.want)
 		}
 	}
-	if playDuration("silence_stream://-1") < time.Hour {
+	if playDuration("silence_stream://-1", nil) < time.Hour {
 		t.Error("silence_stream://-1 must play until stopped")
 	}
 }

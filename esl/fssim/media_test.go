@@ -539,6 +539,33 @@ func TestForkPlayAudio(t *testing.T) {
 	}
 }
 
+// Two playAudio files joined with file_string:// play for their audio's
+// length, not 1 s each.
+func TestForkPlayAudioFileString(t *testing.T) {
+	t.Parallel()
+	msg := `{"type":"playAudio","data":{"audioContentType":"raw","sampleRate":8000,"audioContent":"` +
+		base64.StdEncoding.EncodeToString(tone440(8000, 0, 800)) + `"}}` // 0.1 s
+	srv := startWS(t, func(p *wsPeer) {
+		_ = p.sendText(msg)
+		_ = p.sendText(msg)
+	})
+	c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
+	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/x mono 8k {}")
+	var files []string
+	for range 2 {
+		body := c.custom("mod_audio_fork::play_audio").body
+		files = append(files, body[strings.Index(body, `"file":"`)+8:len(body)-2])
+	}
+	at := time.Now()
+	c.run("playback", "file_string://"+strings.Join(files, "!"))
+	if d := time.Since(at); d < 150*time.Millisecond || d > time.Second {
+		t.Errorf("playback of two 0.1 s files took %v", d)
+	}
+	c.api("uuid_audio_fork " + c.uuid + " stop")
+	srv.peer().ended(t)
+	hangupAndResult(c)
+}
+
 // Transcript d5: 3 s of audio in one burst is buffered and played in real
 // time; killAudio fires kill_audio (no body), cuts what is buffered and
 // breaks the running playback (CF_BREAK); send_text is a text frame;

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"regexp"
 	"slices"
@@ -1171,12 +1172,8 @@ func TestForkHandshakeChecks(t *testing.T) {
 		answer func(key string) string
 		ok     bool
 	}{
-		{"no subprotocol", func(k string) string {
-			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + wsAccept(k) + "\r\n\r\n"
-		}, true},
-		{"another subprotocol", func(k string) string {
-			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + wsAccept(k) + "\r\nSec-WebSocket-Protocol: other\r\n\r\n"
-		}, false},
+		{"no subprotocol", func(k string) string { return switching(k) }, true},
+		{"another subprotocol", func(k string) string { return switching(k, "Sec-WebSocket-Protocol: other") }, false},
 		{"bad accept", func(k string) string {
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n"
 		}, false},
@@ -1186,24 +1183,9 @@ func TestForkHandshakeChecks(t *testing.T) {
 		served := make(chan struct{})
 		go func() {
 			defer close(served)
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			req := make([]byte, 4096)
-			n, _ := conn.Read(req)
-			key := ""
-			for _, line := range strings.Split(string(req[:n]), "\r\n") {
-				if v, ok := strings.CutPrefix(line, "Sec-WebSocket-Key: "); ok {
-					key = v
-				}
-			}
-			_, _ = conn.Write([]byte(tc.answer(key)))
-			for { // until the client leaves
-				if _, err := conn.Read(req); err != nil {
-					return
-				}
+			if conn := acceptUpgrade(ln, tc.answer); conn != nil {
+				_, _ = io.Copy(io.Discard, conn) // until the client leaves
+				conn.Close()
 			}
 		}()
 		c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
@@ -1257,20 +1239,9 @@ func TestStalledServerDoesNotHoldRun(t *testing.T) {
 	defer ln.Close()
 	accepted := make(chan net.Conn, 1)
 	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			return
+		if conn := acceptUpgrade(ln, func(k string) string { return switching(k) }); conn != nil {
+			accepted <- conn // and never read again
 		}
-		buf := make([]byte, 4096)
-		n, _ := conn.Read(buf)
-		key := ""
-		for _, line := range strings.Split(string(buf[:n]), "\r\n") {
-			if v, ok := strings.CutPrefix(line, "Sec-WebSocket-Key: "); ok {
-				key = v
-			}
-		}
-		_, _ = conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + wsAccept(key) + "\r\n\r\n"))
-		accepted <- conn // and never read again
 	}()
 	c := streamCall(t, &Switch{Scale: 0.05}, Call{}, false)
 	c.api("uuid_audio_fork " + c.uuid + " start ws://" + ln.Addr().String() + "/x mono 16k")
@@ -1311,4 +1282,30 @@ func TestStopQueuedBehindTextAbandonsTheConnect(t *testing.T) {
 		conn.Close()
 		t.Error("dialled although a stop was queued")
 	}
+}
+
+// acceptUpgrade is a hand-written WebSocket server: it accepts one
+// connection, reads the upgrade request and writes answer(its key). It
+// returns the connection, nil if ln was closed.
+func acceptUpgrade(ln net.Listener, answer func(key string) string) net.Conn {
+	conn, err := ln.Accept()
+	if err != nil {
+		return nil
+	}
+	buf := make([]byte, 4096)
+	n, _ := conn.Read(buf)
+	_, _ = conn.Write([]byte(answer(httpHeader(string(buf[:n]), "Sec-WebSocket-Key"))))
+	return conn
+}
+
+// switching is a 101 answer with the accept hash of key (checked against
+// the recordings in TestWSAcceptMatchesTheRecordings) and extra header lines.
+func switching(key string, extra ...string) string {
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + wsAccept(key) + "\r\n")
+	for _, h := range extra {
+		b.WriteString(h + "\r\n")
+	}
+	b.WriteString("\r\n")
+	return b.String()
 }

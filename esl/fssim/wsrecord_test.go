@@ -121,7 +121,16 @@ func (r *wsRecording) clientFrames() []string {
 
 // request is the verbatim upgrade request of the transcript, with real CRLFs.
 func (r *wsRecording) request() string {
-	_, after, ok := strings.Cut(r.text, "CLIENT(FreeSWITCH)->SERVER HTTP (verbatim, CRLF shown as \\r\\n):\n")
+	return r.verbatimHTTP("CLIENT(FreeSWITCH)->SERVER")
+}
+
+// response is the server's verbatim answer to the upgrade.
+func (r *wsRecording) response() string {
+	return r.verbatimHTTP("SERVER(wsprobe)->CLIENT")
+}
+
+func (r *wsRecording) verbatimHTTP(dir string) string {
+	_, after, ok := strings.Cut(r.text, dir+" HTTP (verbatim, CRLF shown as \\r\\n):\n")
 	if !ok {
 		return ""
 	}
@@ -138,6 +147,48 @@ func (r *wsRecording) request() string {
 		}
 	}
 	return b.String()
+}
+
+// httpHeader is a header's value in an HTTP head (with or without a
+// space after the colon, as mod_audio_stream writes it).
+func httpHeader(head, name string) string {
+	for _, line := range strings.Split(head, "\r\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// The accept hash the simulator checks (and the raw test servers answer)
+// is the one the recorded server computed for FreeSWITCH's key.
+func TestWSAcceptMatchesTheRecordings(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join("testdata", "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".txt")
+		if !ok {
+			continue
+		}
+		r := loadWSRecording(t, name)
+		key, accept := httpHeader(r.request(), "Sec-WebSocket-Key"), httpHeader(r.response(), "Sec-WebSocket-Accept")
+		if key == "" && accept == "" {
+			continue // nothing listened
+		}
+		n++
+		if got := wsAccept(key); got != accept {
+			t.Errorf("%s: accept of %q is %q, recorded %q", name, key, got, accept)
+		}
+		if name == "a-fork-16k" && (key != "3nLWFfu6sGbld6TL4mePKg==" || accept != "B2zOnvRaNm1T3sEuzUHCD504j1M=") {
+			t.Errorf("a-fork-16k read as key %q accept %q", key, accept)
+		}
+	}
+	if n != 24 {
+		t.Errorf("%d transcripts with a handshake, want 24", n)
+	}
 }
 
 func TestWSRecordingsParse(t *testing.T) {

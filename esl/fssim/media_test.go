@@ -1168,16 +1168,18 @@ func TestCallAudioSource(t *testing.T) {
 func TestForkHandshakeChecks(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name   string
-		answer func(key string) string
-		ok     bool
+		name     string
+		answer   func(key string) string
+		ok       bool
+		status   int
+		accepted string // Stream.Accepted: the answer's subprotocol
 	}{
-		{"no subprotocol", func(k string) string { return switching(k) }, true},
-		{"another subprotocol", func(k string) string { return switching(k, "Sec-WebSocket-Protocol: other") }, false},
+		{"no subprotocol", func(k string) string { return switching(k) }, true, 101, ""},
+		{"another subprotocol", func(k string) string { return switching(k, "Sec-WebSocket-Protocol: other") }, false, 101, "other"},
 		{"bad accept", func(k string) string {
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n"
-		}, false},
-		{"401", func(string) string { return "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n" }, false},
+		}, false, 101, ""},
+		{"401", func(string) string { return "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n" }, false, 401, ""},
 	} {
 		ln := listenLocal(t)
 		served := make(chan struct{})
@@ -1199,7 +1201,7 @@ func TestForkHandshakeChecks(t *testing.T) {
 		res := hangupAndResult(c)
 		ln.Close()
 		<-served
-		if st := res.Streams[0]; (st.ConnectError == "") != tc.ok || st.Accepted != map[bool]string{true: "", false: st.Accepted}[tc.ok] {
+		if st := res.Streams[0]; (st.ConnectError == "") != tc.ok || st.Accepted != tc.accepted || st.Status != tc.status {
 			t.Errorf("%s: stream %+v", tc.name, st)
 		}
 	}

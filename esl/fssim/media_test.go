@@ -101,9 +101,10 @@ func l16(s []int16) []byte {
 	return b
 }
 
-// Transcripts a / a2: the upgrade byte for byte, the metadata first, then
-// 20 ms L16 frames of the caller's tone paced in real time, and on
-// `stop <text>` that text then Close 1000; CUSTOM connect with no body.
+// Transcripts a / a2 (and x, drachtio's older module): the upgrade byte
+// for byte, the metadata first, then 20 ms L16 frames of the caller's tone
+// paced in real time, and on `stop <text>` that text then Close 1000;
+// CUSTOM connect with no body.
 func TestForkStreamsTheCaller(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -113,13 +114,15 @@ func TestForkStreamsTheCaller(t *testing.T) {
 	}{
 		{"a-fork-16k", "16k", 640, "0000ed0bfb15a81cfa1ea81cfb15ed0b"},
 		{"a2-fork-8k", "8k", 320, "0000fc15fc1efc15000004ea04e104ea"},
+		{"x-drachtio-fork-16k", "16k", 640, "0000ed0bfb15a81cfa1ea81cfb15ed0b"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			rec := loadWSRecording(t, tc.name)
 			srv := startWS(t, nil)
 			c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
-			meta := `{"uuid":"` + c.uuid + `","dest":"1000","rate":"` + tc.rate + `"}`
-			path := "/" + tc.name + "/rate=" + map[string]string{"16k": "16000", "8k": "8000"}[tc.rate]
+			meta := rec.metadata(t, c.uuid)
+			path := rec.path()
 			if r := c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + path + " mono " + tc.rate + " " + meta); r != "+OK Success\n" {
 				t.Fatalf("start: %q", r)
 			}
@@ -144,13 +147,11 @@ func TestForkStreamsTheCaller(t *testing.T) {
 			}
 			req, frames := clientWire(t, p.raw.bytes())
 			key := p.req.Header.Get("Sec-Websocket-Key")
-			want := "GET " + path + " HTTP/1.1\r\nPragma: no-cache\r\nCache-Control: no-cache\r\nHost: 127.0.0.1\r\n" +
-				"Origin: http://127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + key +
-				"\r\nSec-WebSocket-Protocol: audio.drachtio.org\r\nSec-WebSocket-Version: 13\r\n\r\n"
-			if req != want {
-				t.Errorf("upgrade request\n got %q\nwant %q", req, want)
+			if want := rec.requestFor(key, strings.TrimPrefix(srv.URL, "ws://")); req != want {
+				t.Errorf("upgrade request\n got %q\nrecorded %q", req, want)
 			}
 			checkFrames(t, frames)
+			sameFrames(t, frames, rec, c.uuid)
 			if len(frames) < 4 || frames[0].op != opText || string(frames[0].payload) != meta {
 				t.Fatalf("first frame is not the metadata: %s", describeFrames(frames))
 			}
@@ -201,6 +202,7 @@ func TestForkStreamsTheCaller(t *testing.T) {
 			if len(st.Events) != 1 || st.Events[0].Subclass != "mod_audio_fork::connect" || !st.Events[0].Delivered {
 				t.Errorf("events %+v", st.Events)
 			}
+			sameSubclasses(t, c.messages(), rec)
 		})
 	}
 }
@@ -301,12 +303,11 @@ func closedURL(t *testing.T) string {
 // body, the call stays up, stop still answers +OK Success and sends nothing.
 func TestForkServerEnds(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		drop  bool
-		frame string
+		name string
+		drop bool
 	}{
-		{"c-fork-server-close", false, `close(1000,"wsprobe closing")`},
-		{"c2-fork-server-drop", true, ""},
+		{"c-fork-server-close", false},
+		{"c2-fork-server-drop", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -322,7 +323,7 @@ func TestForkServerEnds(t *testing.T) {
 				_ = p.closeWith(1000, "wsprobe closing")
 			})
 			c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
-			c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/c mono 16k {}")
+			c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + rec.path() + " mono 16k " + rec.metadata(t, c.uuid))
 			c.custom("mod_audio_fork::connect")
 			p := srv.peer()
 			ev := c.custom("mod_audio_fork::disconnect")
@@ -341,10 +342,8 @@ func TestForkServerEnds(t *testing.T) {
 			res := hangupAndResult(c)
 			_, frames := clientWire(t, p.raw.bytes())
 			checkFrames(t, frames)
-			desc := describeFrames(frames)
-			if !strings.HasPrefix(desc, "text({}) ") || !strings.HasSuffix(desc, "audio"+tc.frame) && !strings.HasSuffix(desc, "audio "+tc.frame) {
-				t.Errorf("frames: %s", desc)
-			}
+			sameFrames(t, frames, rec, c.uuid)
+			sameSubclasses(t, c.messages(), rec)
 			st := res.Streams[0]
 			want := map[bool]string{false: "server-close", true: "dropped"}[tc.drop]
 			if st.End != want || len(st.Events) != 2 {
@@ -394,7 +393,8 @@ func TestForkBidirectional(t *testing.T) {
 			})
 			c := streamCall(t, &Switch{Scale: 1}, Call{}, true)
 			rate := map[int]string{16000: "16k", 8000: "8k"}[tc.rate]
-			args := c.uuid + " start " + srv.URL + "/d mono " + rate + ` audio_fork {"bidi":true} true true ` + strconv.Itoa(tc.rate)
+			meta := rec.metadata(t, c.uuid)
+			args := c.uuid + " start " + srv.URL + rec.path() + " mono " + rate + " audio_fork " + meta + " true true " + strconv.Itoa(tc.rate)
 			if r := c.api("uuid_audio_fork " + args); r != "+OK Success\n" {
 				t.Fatalf("start: %q", r)
 			}
@@ -411,8 +411,11 @@ func TestForkBidirectional(t *testing.T) {
 			c.api("uuid_audio_fork " + c.uuid + ` stop {"reason":"probe-stop"}`)
 			p.ended(t)
 			res := hangupAndResult(c)
+			_, wire := clientWire(t, p.raw.bytes())
+			checkFrames(t, wire)
+			sameFrames(t, wire, rec, c.uuid)
 			st := res.Streams[0]
-			if !st.Bidirectional || !st.BidiStream || st.BidiRate != tc.rate || st.Bug != "audio_fork" || st.Metadata != `{"bidi":true}` {
+			if !st.Bidirectional || !st.BidiStream || st.BidiRate != tc.rate || st.Bug != "audio_fork" || st.Metadata != meta {
 				t.Errorf("stream %+v", st)
 			}
 			if st.BinaryFrames != frames || int(st.HeardSamples) != frames*n || !slices.Equal(st.Heard, samples(sent)) {
@@ -442,17 +445,19 @@ func TestForkBidirectional(t *testing.T) {
 func TestForkServerAudioNotPlayed(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		args     string
+		rec      string // start's metadata from it; the frames and events too, unless playback
+		bidiArgs bool
 		silence  bool
 		playback bool
 		heard    bool
 	}{
-		{"d3-fork-binary-without-bidi-args", `{"bidi":false}`, true, false, false},
-		{"d8-fork-bidi-without-send_silence", `audio_fork {"bidi":true} true true 16000`, false, false, false},
-		{"d8 with a playback running", `audio_fork {"bidi":true} true true 16000`, false, true, true},
+		{"d3-fork-binary-without-bidi-args", "d3-fork-binary-without-bidi-args", false, true, false, false},
+		{"d8-fork-bidi-without-send_silence", "d8-fork-bidi-without-send_silence", true, false, false, false},
+		{"d8 with a playback running", "d8-fork-bidi-without-send_silence", true, false, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			rec := loadWSRecording(t, tc.rec)
 			srv := startWS(t, func(p *wsPeer) {
 				for i := range 10 {
 					_ = p.send(2, tone440(16000, i*320, 320))
@@ -466,17 +471,27 @@ func TestForkServerAudioNotPlayed(t *testing.T) {
 			if tc.playback {
 				play = c.execute("playback", "silence_stream://-1")
 			}
-			c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/d mono 16k " + tc.args)
+			args := rec.metadata(t, c.uuid)
+			if tc.bidiArgs {
+				args = "audio_fork " + args + " true true 16000"
+			}
+			c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + rec.path() + " mono 16k " + args)
 			p := srv.peer()
 			p.waitFor(t, "some audio", func(m []peerMsg, _ bool) bool { return len(m) > 15 })
 			time.Sleep(300 * time.Millisecond)
-			c.api("uuid_audio_fork " + c.uuid + " stop")
+			c.api("uuid_audio_fork " + c.uuid + ` stop {"reason":"probe-stop"}`)
 			p.ended(t)
 			if tc.playback {
 				c.api("uuid_break " + c.uuid)
 				c.complete(play)
 			}
 			res := hangupAndResult(c)
+			if !tc.playback {
+				_, frames := clientWire(t, p.raw.bytes())
+				checkFrames(t, frames)
+				sameFrames(t, frames, rec, c.uuid)
+				sameSubclasses(t, c.messages(), rec)
+			}
 			st := res.Streams[0]
 			if st.BinaryFrames != 10 {
 				t.Errorf("received %d binary frames", st.BinaryFrames)
@@ -507,7 +522,7 @@ func TestForkPlayAudio(t *testing.T) {
 		}
 	})
 	c := streamCall(t, &Switch{Scale: 0.2}, Call{}, false)
-	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + `/d-fork-play/play=8000 mono 8k {"uuid":"x"}`)
+	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + rec.path() + " mono 8k " + rec.metadata(t, c.uuid))
 	ev := c.custom("mod_audio_fork::play_audio")
 	sameHeaders(t, ev, rec)
 	re := regexp.MustCompile(`^\{"audioContentType":"raw","sampleRate":8000,"textContent":"440 Hz for 1 s","file":"/usr/local/fs/tmp/` +
@@ -535,9 +550,9 @@ func TestForkPlayAudio(t *testing.T) {
 	p.ended(t)
 	hangupAndResult(c)
 	_, frames := clientWire(t, p.raw.bytes())
-	if desc := describeFrames(frames); !strings.HasPrefix(desc, `text({"uuid":"x"}) `) || !strings.HasSuffix(desc, `audio close(1000,"")`) {
-		t.Errorf("frames %s (recorded: metadata, audio, Close without text)", desc)
-	}
+	checkFrames(t, frames)
+	sameFrames(t, frames, rec, c.uuid)
+	sameSubclasses(t, c.messages(), rec)
 }
 
 // Two playAudio files joined with file_string:// play for their audio's
@@ -590,9 +605,10 @@ func TestForkBurstKillAudioSendTextPause(t *testing.T) {
 	})
 	c := streamCall(t, &Switch{Scale: 1}, Call{}, true)
 	play := c.execute("playback", "tone_stream://%(2000,4000,440,480);loops=-1")
-	c.api("uuid_audio_fork " + c.uuid + ` start ` + srv.URL + `/d5 mono 16k audio_fork {"bidi":true} true true 16000`)
+	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + rec.path() + " mono 16k audio_fork " + rec.metadata(t, c.uuid) + " true true 16000")
 	c.custom("mod_audio_fork::connect")
 	p := srv.peer()
+	p.waitFor(t, "audio", func(m []peerMsg, _ bool) bool { return len(m) > 5 }) // send_text came 0.5 s in
 	if r := c.api("uuid_audio_fork " + c.uuid + ` send_text {"type":"dtmf","digit":"5"}`); r != "+OK Success\n" {
 		t.Fatalf("send_text: %q", r)
 	}
@@ -644,9 +660,8 @@ func TestForkBurstKillAudioSendTextPause(t *testing.T) {
 	}
 	_, frames := clientWire(t, p.raw.bytes())
 	checkFrames(t, frames)
-	if desc := describeFrames(frames); !strings.HasSuffix(desc, `audio close(1000,"")`) {
-		t.Errorf("stop without text: %s", desc)
-	}
+	sameFrames(t, frames, rec, c.uuid)
+	sameSubclasses(t, c.messages(), rec)
 }
 
 // Transcripts d6 and d7: graceful-shutdown sends one empty binary frame and
@@ -671,7 +686,7 @@ func TestForkGracefulShutdown(t *testing.T) {
 			}
 		})
 		c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
-		c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/fork-graceful/closeonempty=1 mono 16k {}")
+		c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + rec.path() + " mono 16k " + rec.metadata(t, c.uuid))
 		c.custom("mod_audio_fork::connect")
 		p := srv.peer()
 		p.waitFor(t, "audio", func(m []peerMsg, _ bool) bool { return len(m) > 10 })
@@ -681,27 +696,29 @@ func TestForkGracefulShutdown(t *testing.T) {
 		ev := c.custom("mod_audio_fork::disconnect")
 		sameHeaders(t, ev, rec)
 		p.ended(t)
-		if r := c.api("uuid_audio_fork " + c.uuid + " stop"); r != "+OK Success\n" {
+		if r := c.api("uuid_audio_fork " + c.uuid + " stop"); r != rec.apiBodies()[2] {
 			t.Fatalf("stop: %q", r)
 		}
 		hangupAndResult(c)
 		_, frames := clientWire(t, p.raw.bytes())
 		checkFrames(t, frames)
-		if desc := describeFrames(frames); !regexp.MustCompile(`^text\(\{\}\) \d+xaudio empty close\(1000,"flushed"\)$`).MatchString(desc) {
-			t.Errorf("frames %s, recorded: metadata, audio, one empty binary, Close(1000,flushed)", desc)
-		}
+		sameFrames(t, frames, rec, c.uuid)
+		sameSubclasses(t, c.messages(), rec)
 	})
 	t.Run("d7-fork-graceful-shutdown-server-never-closes", func(t *testing.T) {
 		t.Parallel()
+		rec := loadWSRecording(t, "d7-fork-graceful-shutdown-server-never-closes")
 		srv := startWS(t, nil)
 		c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
-		c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/fork-graceful-noclose mono 16k {}")
+		c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + rec.path() + " mono 16k " + rec.metadata(t, c.uuid))
 		c.custom("mod_audio_fork::connect")
 		p := srv.peer()
 		p.waitFor(t, "audio", func(m []peerMsg, _ bool) bool { return len(m) > 10 })
-		c.api("uuid_audio_fork " + c.uuid + " graceful-shutdown")
+		if r := c.api("uuid_audio_fork " + c.uuid + " graceful-shutdown"); r != rec.apiBodies()[1] {
+			t.Fatalf("graceful-shutdown: %q", r)
+		}
 		time.Sleep(100 * time.Millisecond)
-		if r := c.api("uuid_audio_fork " + c.uuid + " stop"); r != "+OK Success\n" {
+		if r := c.api("uuid_audio_fork " + c.uuid + " stop"); r != rec.apiBodies()[2] {
 			t.Fatalf("stop: %q", r)
 		}
 		if r := c.api("uuid_audio_fork " + c.uuid + " stop"); r != "-ERR Operation Failed\n" {
@@ -720,77 +737,91 @@ func TestForkGracefulShutdown(t *testing.T) {
 			t.Errorf("socket ended with code %d, want a cut TCP connection", code)
 		}
 		_, frames := clientWire(t, p.raw.bytes())
-		if desc := describeFrames(frames); !regexp.MustCompile(`^text\(\{\}\) \d+xaudio empty empty$`).MatchString(desc) {
-			t.Errorf("frames %s, recorded: metadata, audio, two empty binary frames, no Close", desc)
-		}
+		checkFrames(t, frames)
+		sameFrames(t, frames, rec, c.uuid) // two empty binary frames, no Close
+		sameSubclasses(t, c.messages(), rec)
 		if st := res.Streams[0]; st.End != "left-open" || st.CloseSent != 0 {
 			t.Errorf("stream end %q close %d", st.End, st.CloseSent)
 		}
 	})
 }
 
-// Transcript e: which server messages become which CUSTOM events, with
-// which bodies, in order; mark, clearMarks, unknown types and non-JSON
-// text fire nothing; a "disconnect" message does not close the socket.
-func TestForkJSONMessages(t *testing.T) {
-	t.Parallel()
-	rec := loadWSRecording(t, "e-fork-json-messages")
-	sent := []string{`{"type":"json","data":{"hello":"world","n":1}}`,
-		`{"type":"transcription","data":{"text":"hello world","confidence":0.9}}`,
-		`{"type":"transfer","data":{"to":"1000"}}`, `{"type":"error","data":{"code":42,"message":"test error"}}`,
-		`{"type":"killAudio"}`, `{"type":"mark","data":{"name":"m1"}}`, `{"type":"clearMarks"}`,
-		`{"type":"somethingUnknown","data":{"x":1}}`, `{"event":"no type field","x":1}`, `this is not json`,
-		`{"type":"disconnect","data":{"reason":"bye"}}`}
-	for _, s := range sent {
-		if !strings.Contains(rec.text, "SEND TEXT "+s+" err=<nil>") {
-			t.Fatalf("the recording did not send %s", s)
-		}
-	}
-	srv := startWS(t, func(p *wsPeer) {
-		for _, s := range sent {
-			if !p.sleep(20 * time.Millisecond) {
-				return
+// Transcripts e, x2 (drachtio's module) and as-e: which server messages
+// become which CUSTOM events, with which bodies, in order. mod_audio_fork:
+// mark, clearMarks, unknown types and non-JSON text fire nothing, and a
+// "disconnect" message does not close the socket; mod_audio_stream: every
+// text is ::json verbatim.
+func TestServerJSONMessages(t *testing.T) {
+	for _, tc := range []struct{ api, rec string }{
+		{"uuid_audio_fork", "e-fork-json-messages"},
+		{"uuid_audio_fork", "x2-drachtio-fork-json-messages"},
+		{"uuid_audio_stream", "as-e-stream-json-messages"},
+	} {
+		t.Run(tc.rec, func(t *testing.T) {
+			t.Parallel()
+			rec := loadWSRecording(t, tc.rec)
+			sent := rec.serverTexts()
+			if want := []string{`{"type":"json","data":{"hello":"world","n":1}}`,
+				`{"type":"transcription","data":{"text":"hello world","confidence":0.9}}`,
+				`{"type":"transfer","data":{"to":"1000"}}`, `{"type":"error","data":{"code":42,"message":"test error"}}`,
+				`{"type":"killAudio"}`, `{"type":"mark","data":{"name":"m1"}}`, `{"type":"clearMarks"}`,
+				`{"type":"somethingUnknown","data":{"x":1}}`, `{"event":"no type field","x":1}`, `this is not json`,
+				`{"type":"disconnect","data":{"reason":"bye"}}`}; !slices.Equal(sent, want) {
+				t.Fatalf("the recording sent %q", sent)
 			}
-			_ = p.sendText(s)
-		}
-	})
-	c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
-	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/e-fork-json/json=1 mono 16k {}")
-	c.custom("mod_audio_fork::disconnect")
-	p := srv.peer()
-	time.Sleep(100 * time.Millisecond)
-	if r := c.api("uuid_audio_fork " + c.uuid + ` stop {"reason":"probe-stop"}`); r != "+OK Success\n" {
-		t.Fatalf("stop after a disconnect message: %q", r)
-	}
-	if code, _ := p.ended(t); code != 1000 {
-		t.Errorf("close %d", code)
-	}
-	res := hangupAndResult(c)
-	var got, want []string
-	for _, e := range customs(c.messages()) {
-		got = append(got, e.subclass+" "+e.body)
-		for _, w := range rec.customs() {
-			if w.subclass == e.subclass {
-				sameHeaders(t, e, rec)
-				break
+			srv := startWS(t, func(p *wsPeer) {
+				for _, s := range sent {
+					if !p.sleep(20 * time.Millisecond) {
+						return
+					}
+					_ = p.sendText(s)
+				}
+			})
+			c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
+			c.api(tc.api + " " + c.uuid + " start " + srv.URL + rec.path() + " mono 16k " + rec.metadata(t, c.uuid))
+			p := srv.peer()
+			c.log.waitFor(t, "the recorded events", func(msgs []wireMsg, _ bool) bool {
+				return len(customs(msgs)) >= len(rec.customs())
+			})
+			time.Sleep(100 * time.Millisecond) // and no more
+			apis := rec.apiBodies()
+			if r := c.api(tc.api + " " + c.uuid + ` stop {"reason":"probe-stop"}`); r != apis[len(apis)-1] {
+				t.Fatalf("stop after a disconnect message: %q", r)
 			}
-		}
-	}
-	for _, e := range rec.customs() {
-		want = append(want, e.subclass+" "+e.body)
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("events\n got %q\nwant %q", got, want)
-	}
-	st := res.Streams[0]
-	var texts []string
-	for _, f := range st.Received {
-		if f.Opcode == opText {
-			texts = append(texts, f.Data)
-		}
-	}
-	if !slices.Equal(texts, sent) || st.End != "stop" {
-		t.Errorf("received %q, end %q", texts, st.End)
+			if code, _ := p.ended(t); code != 1000 {
+				t.Errorf("close %d", code)
+			}
+			res := hangupAndResult(c)
+			var got, want []string
+			for _, e := range customs(c.messages()) {
+				got = append(got, e.subclass+" "+e.body)
+				for _, w := range rec.customs() {
+					if w.subclass == e.subclass {
+						sameHeaders(t, e, rec)
+						break
+					}
+				}
+			}
+			for _, e := range rec.customs() {
+				want = append(want, e.subclass+" "+e.body)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("events\n got %q\nwant %q", got, want)
+			}
+			_, frames := clientWire(t, p.raw.bytes())
+			checkFrames(t, frames)
+			sameFrames(t, frames, rec, c.uuid)
+			st := res.Streams[0]
+			var texts []string
+			for _, f := range st.Received {
+				if f.Opcode == opText {
+					texts = append(texts, f.Data)
+				}
+			}
+			if !slices.Equal(texts, sent) || st.End != "stop" {
+				t.Errorf("received %q, end %q", texts, st.End)
+			}
+		})
 	}
 }
 
@@ -798,51 +829,53 @@ func TestForkJSONMessages(t *testing.T) {
 // reason, and no CUSTOM event.
 func TestForkHangupWhileStreaming(t *testing.T) {
 	t.Parallel()
+	rec := loadWSRecording(t, "f-fork-hangup-while-streaming")
 	srv := startWS(t, nil)
 	c := streamCall(t, &Switch{Scale: 1}, Call{HangupAfter: 500 * time.Millisecond}, false)
-	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + "/hangup-while-streaming mono 16k {}")
+	c.api("uuid_audio_fork " + c.uuid + " start " + srv.URL + rec.path() + " mono 16k " + rec.metadata(t, c.uuid))
 	c.named("CHANNEL_HANGUP_COMPLETE")
 	p := srv.peer()
 	if code, reason := p.ended(t); code != 1000 || reason != "" {
 		t.Errorf("close %d %q, recorded 1000 ''", code, reason)
 	}
 	res := c.exit()
-	var subs []string
-	for _, e := range customs(c.messages()) {
-		subs = append(subs, e.subclass)
-	}
-	if !slices.Equal(subs, []string{"mod_audio_fork::connect"}) {
-		t.Errorf("CUSTOM events %v, recorded only connect", subs)
-	}
+	sameSubclasses(t, c.messages(), rec) // connect only
 	if st := res.Streams[0]; st.End != "hangup" || st.CloseSent != 1000 || st.CloseRecv != 1000 {
 		t.Errorf("stream end %q close %d/%d", st.End, st.CloseSent, st.CloseRecv)
 	}
 	_, frames := clientWire(t, p.raw.bytes())
-	if desc := describeFrames(frames); !strings.HasSuffix(desc, `audio close(1000,"")`) {
-		t.Errorf("frames %s", desc)
-	}
+	checkFrames(t, frames)
+	sameFrames(t, frames, rec, c.uuid)
 }
 
 // Transcripts as-a / as-a2: mod_audio_stream's upgrade (no spaces after
 // the colons, Host and Origin with the port, no subprotocol), the connect
 // event's {"status":"connected"}, 20 ms frames (the first two together)
-// and stop's text then Close 1000 "Normal closure".
+// and stop's text then Close 1000 "Normal closure". as-d2: the same with
+// the server's binary frames coming back, which the module ignores, with
+// send_silence_when_idle set too.
 func TestStreamModuleStreams(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		rate string
-		size int
+		name        string
+		rate        string
+		size        int
+		serverAudio int // binary frames the server sends back
 	}{
-		{"as-a-stream-16k", "16k", 640},
-		{"as-a2-stream-8k", "8k", 320},
+		{"as-a-stream-16k", "16k", 640, 0},
+		{"as-a2-stream-8k", "8k", 320, 0},
+		{"as-d2-stream-binary-back", "8k", 320, 25},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := loadWSRecording(t, tc.name)
-			srv := startWS(t, nil)
-			c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
-			meta := `{"uuid":"` + c.uuid + `","rate":"` + tc.rate + `"}`
-			path := "/a-stream/rate=" + tc.rate
+			srv := startWS(t, func(p *wsPeer) {
+				for i := range tc.serverAudio {
+					_ = p.send(2, tone440(8000, i*160, 160))
+				}
+			})
+			c := streamCall(t, &Switch{Scale: 1}, Call{}, tc.serverAudio > 0)
+			meta := rec.metadata(t, c.uuid)
+			path := rec.path()
 			if r := c.api("uuid_audio_stream " + c.uuid + " start " + srv.URL + path + " mono " + tc.rate + " " + meta); r != "+OK Success\n" {
 				t.Fatalf("start: %q", r)
 			}
@@ -869,19 +902,12 @@ func TestStreamModuleStreams(t *testing.T) {
 			if req != want {
 				t.Errorf("upgrade\n got %q\nwant %q", req, want)
 			}
-			recReq := strings.NewReplacer("127.0.0.1:8090", host, "/a-stream-16k/rate=16000", path, "/a-stream-8k/rate=8000", path).Replace(rec.request())
-			if i := strings.Index(recReq, "Sec-WebSocket-Key:"); i > 0 {
-				j := strings.Index(recReq[i:], "\r\n")
-				recReq = recReq[:i] + "Sec-WebSocket-Key:" + key + recReq[i+j:]
-			}
-			if req != recReq {
+			if recReq := rec.requestFor(key, host); req != recReq {
 				t.Errorf("upgrade differs from the recording\n got %q\nrecorded %q", req, recReq)
 			}
 			checkFrames(t, frames)
-			desc := describeFrames(frames)
-			if !regexp.MustCompile(`^text\(\{"uuid":"[^"]+","rate":"` + tc.rate + `"\}\) \d+xaudio text\(\{"reason":"probe-stop"\}\) close\(1000,"Normal closure"\)$`).MatchString(desc) {
-				t.Errorf("frames %s", desc)
-			}
+			sameFrames(t, frames, rec, c.uuid)
+			sameSubclasses(t, c.messages(), rec)
 			for _, f := range frames[1 : len(frames)-2] {
 				if len(f.payload) != tc.size {
 					t.Fatalf("audio frame of %d bytes, want %d", len(f.payload), tc.size)
@@ -892,8 +918,12 @@ func TestStreamModuleStreams(t *testing.T) {
 			if len(bins) < 3 || msgs[2].at.Sub(msgs[1].at) > 5*time.Millisecond {
 				t.Errorf("the first two frames came %v apart; recorded together", msgs[2].at.Sub(msgs[1].at))
 			}
-			if st := res.Streams[0]; st.Subprotocol != "" || st.Accepted != "" || st.Bug != "audio_stream" || st.Module != "mod_audio_stream" {
+			st := res.Streams[0]
+			if st.Subprotocol != "" || st.Accepted != "" || st.Bug != "audio_stream" || st.Module != "mod_audio_stream" {
 				t.Errorf("stream %+v", st)
+			}
+			if st.BinaryFrames != tc.serverAudio || st.HeardSamples != 0 {
+				t.Errorf("%d binary frames received (%d sent), %d samples heard", st.BinaryFrames, tc.serverAudio, st.HeardSamples)
 			}
 		})
 	}
@@ -917,7 +947,7 @@ func TestStreamModuleConnectFailed(t *testing.T) {
 	hangupAndResult(c)
 }
 
-// Transcripts as-c, as-d, as-d2, as-e: the server's Close gives
+// Transcripts as-c, as-d, as-d2, as-e together: the server's Close gives
 // ::disconnect with its code and reason (the bug stays: stop +OK);
 // streamAudio gives ::play with the file; any other text is ::json
 // verbatim; binary frames are not played even with send_silence_when_idle.
@@ -926,8 +956,8 @@ func TestStreamModuleServerMessages(t *testing.T) {
 	audio := tone440(8000, 0, 800)
 	stream := `{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":8000,"audioData":"` +
 		base64.StdEncoding.EncodeToString(audio) + `"}}`
-	texts := []string{`{"type":"json","data":{"hello":"world","n":1}}`, `{"type":"killAudio"}`,
-		`{"type":"mark","data":{"name":"m1"}}`, `this is not json`, `{"type":"disconnect","data":{"reason":"bye"}}`}
+	recE := loadWSRecording(t, "as-e-stream-json-messages")
+	texts := recE.serverTexts()
 	srv := startWS(t, func(p *wsPeer) {
 		for i := range 10 {
 			_ = p.send(2, tone440(8000, i*160, 160))
@@ -948,10 +978,18 @@ func TestStreamModuleServerMessages(t *testing.T) {
 		t.Errorf("play body %q", play.body)
 	}
 	sameHeaders(t, play, loadWSRecording(t, "as-d-stream-streamAudio-json"))
-	for _, s := range texts {
-		if ev := c.custom("mod_audio_stream::json"); ev.body != s {
-			t.Errorf("json body %q, want %q", ev.body, s)
+	var jsons int
+	for _, w := range recE.customs() {
+		if w.subclass != "mod_audio_stream::json" {
+			continue
 		}
+		jsons++
+		if ev := c.custom(w.subclass); ev.body != w.body {
+			t.Errorf("json body %q, recorded %q", ev.body, w.body)
+		}
+	}
+	if jsons != len(texts) {
+		t.Errorf("%d json events recorded for %d texts", jsons, len(texts))
 	}
 	disc := c.custom("mod_audio_stream::disconnect")
 	recC := loadWSRecording(t, "as-c-stream-server-close")
@@ -967,17 +1005,6 @@ func TestStreamModuleServerMessages(t *testing.T) {
 	if st.BinaryFrames != 10 || st.HeardSamples != 0 || st.End != "server-close" || st.CloseRecv != 1000 {
 		t.Errorf("stream: %d binary frames, heard %d, end %q", st.BinaryFrames, st.HeardSamples, st.End)
 	}
-	// The recording's json bodies are the texts verbatim, non-JSON included.
-	recE := loadWSRecording(t, "as-e-stream-json-messages")
-	var bodies []string
-	for _, e := range recE.customs() {
-		if e.subclass == "mod_audio_stream::json" {
-			bodies = append(bodies, e.body)
-		}
-	}
-	if !slices.Contains(bodies, "this is not json") || !slices.Contains(bodies, texts[4]) {
-		t.Errorf("recorded json bodies %q", bodies)
-	}
 }
 
 // Transcripts as-f and as-g: send_text, a pause leaves a gap, stop
@@ -985,9 +1012,11 @@ func TestStreamModuleServerMessages(t *testing.T) {
 // same way with no CUSTOM event.
 func TestStreamModuleSendTextPauseHangup(t *testing.T) {
 	t.Parallel()
+	recF := loadWSRecording(t, "as-f-stream-sendtext-pause")
+	recG := loadWSRecording(t, "as-g-stream-hangup-while-streaming")
 	srv := startWS(t, nil)
 	c := streamCall(t, &Switch{Scale: 1}, Call{}, false)
-	c.api("uuid_audio_stream " + c.uuid + " start " + srv.URL + "/stream-sendtext-pause mono 8k {}")
+	c.api("uuid_audio_stream " + c.uuid + " start " + srv.URL + recF.path() + " mono 8k " + recF.metadata(t, c.uuid))
 	c.custom("mod_audio_stream::connect")
 	p := srv.peer()
 	p.waitFor(t, "audio", func(m []peerMsg, _ bool) bool { return len(m) > 5 })
@@ -1011,12 +1040,11 @@ func TestStreamModuleSendTextPauseHangup(t *testing.T) {
 		t.Errorf("close %d %q", code, reason)
 	}
 	_, frames := clientWire(t, p.raw.bytes())
-	if desc := describeFrames(frames); !regexp.MustCompile(`^text\(\{\}\) \d+xaudio text\(\{"type":"dtmf","digit":"5"\}\) \d+xaudio close\(1000,"Normal closure"\)$`).MatchString(desc) {
-		t.Errorf("frames %s", desc)
-	}
+	checkFrames(t, frames)
+	sameFrames(t, frames, recF, c.uuid)
 
 	// as-g: a second stream, then the hang-up.
-	c.api("uuid_audio_stream " + c.uuid + " start " + srv.URL + "/hangup-while-streaming mono 16k {}")
+	c.api("uuid_audio_stream " + c.uuid + " start " + srv.URL + recG.path() + " mono 16k " + recG.metadata(t, c.uuid))
 	c.custom("mod_audio_stream::connect")
 	p2 := srv.peer()
 	p2.waitFor(t, "audio", func(m []peerMsg, _ bool) bool { return len(m) > 5 })
@@ -1025,12 +1053,13 @@ func TestStreamModuleSendTextPauseHangup(t *testing.T) {
 		t.Errorf("hang-up close %d %q, recorded 1000 'Normal closure'", code, reason)
 	}
 	res := c.exit()
-	if len(customs(c.messages())) != 2 {
-		t.Errorf("CUSTOM events: %d, want the two connects only", len(customs(c.messages())))
-	}
+	sameSubclasses(t, c.messages(), recF, recG) // the two connects only
 	if len(res.Streams) != 2 || res.Streams[1].End != "hangup" {
 		t.Errorf("streams %+v", res.Streams)
 	}
+	_, frames = clientWire(t, p2.raw.bytes())
+	checkFrames(t, frames)
+	sameFrames(t, frames, recG, c.uuid)
 }
 
 // The module's answers to bad usage. Recorded: +OK Success, and -ERR

@@ -2,9 +2,11 @@ package fssim
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,6 +121,181 @@ func (r *wsRecording) clientFrames() []string {
 	return out
 }
 
+// frameRun is a client frame, or a run of binary frames of one length.
+type frameRun struct {
+	n              int // frames
+	op             string
+	fin, rsv, mask bool
+	size           int    // payload length of each
+	text           string // TEXT payload
+	code           int    // CLOSE
+	reason         string
+}
+
+// key describes the run for comparison; audio runs (binary, not empty)
+// leave out their length, which depends on timing.
+func (f frameRun) key() string {
+	bit := map[bool]int{false: 0, true: 1}
+	s := fmt.Sprintf("%s FIN=%d RSV=%d MASK=%d len=%d", f.op, bit[f.fin], bit[f.rsv], bit[f.mask], f.size)
+	switch f.op {
+	case "TEXT":
+		s += " " + strconv.Quote(f.text)
+	case "CLOSE":
+		s += fmt.Sprintf(" code=%d reason=%q", f.code, f.reason)
+	}
+	if f.op == "BINARY" && f.size > 0 {
+		return "audio x " + s
+	}
+	return strconv.Itoa(f.n) + " x " + s
+}
+
+var frameLineRE = regexp.MustCompile(`^#(\d+)(?:-#(\d+)\s+(\d+) x)?\s+FIN=([01]) RSV1=([01]) (\w+)\s+MASK=([01]) len=(\d+) hdr=[0-9a-f]+(?: payload='(.*)'| code=(\d+) reason='(.*)'| first=[0-9a-f]*)$`)
+
+// frameRuns parses clientFrames, with the recorded call's uuid replaced
+// by uuid in the text payloads.
+func (r *wsRecording) frameRuns(t *testing.T, uuid string) []frameRun {
+	t.Helper()
+	var out []frameRun
+	for _, line := range r.clientFrames() {
+		m := frameLineRE.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("%s: frame line %q", r.name, line)
+		}
+		f := frameRun{n: 1, fin: m[4] == "1", rsv: m[5] == "1", op: m[6], mask: m[7] == "1",
+			text: strings.ReplaceAll(m[9], r.uuid(), uuid), reason: m[11]}
+		f.size, _ = strconv.Atoi(m[8])
+		f.code, _ = strconv.Atoi(m[10])
+		if m[2] != "" {
+			first, _ := strconv.Atoi(m[1])
+			last, _ := strconv.Atoi(m[2])
+			f.n, _ = strconv.Atoi(m[3])
+			if f.n != last-first+1 {
+				t.Fatalf("%s: %q", r.name, line)
+			}
+		}
+		if f.op == "TEXT" && len(f.text) != f.size {
+			t.Fatalf("%s: %q: payload of %d bytes", r.name, line, len(f.text))
+		}
+		out = mergeRun(out, f)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no client frames", r.name)
+	}
+	return out
+}
+
+// mergeRun appends f, joining it to a run of binary frames of its length.
+func mergeRun(runs []frameRun, f frameRun) []frameRun {
+	if n := len(runs); n > 0 && f.op == "BINARY" {
+		last := &runs[n-1]
+		if last.op == f.op && last.size == f.size && last.fin == f.fin && last.rsv == f.rsv && last.mask == f.mask {
+			last.n += f.n
+			return runs
+		}
+	}
+	return append(runs, f)
+}
+
+// runsOf summarises the frames the simulator wrote the same way.
+func runsOf(frames []clientFrame) []frameRun {
+	var out []frameRun
+	for _, c := range frames {
+		f := frameRun{n: 1, fin: c.fin, rsv: c.rsv, mask: c.masked, size: len(c.payload)}
+		switch c.op {
+		case opText:
+			f.op, f.text = "TEXT", string(c.payload)
+		case opBinary:
+			f.op = "BINARY"
+		case opClose:
+			f.op = "CLOSE"
+			f.code, f.reason = parseClose(c.payload)
+		default:
+			f.op = fmt.Sprintf("OP%d", c.op)
+		}
+		out = mergeRun(out, f)
+	}
+	return out
+}
+
+// sameFrames compares the frames the simulator wrote with the
+// transcript's: the same frames in the same order (FIN, RSV, MASK,
+// lengths, text payloads, Close code and reason), runs of audio frames of
+// any length.
+func sameFrames(t *testing.T, frames []clientFrame, rec *wsRecording, uuid string) {
+	t.Helper()
+	var got, want []string
+	for _, f := range runsOf(frames) {
+		got = append(got, f.key())
+	}
+	for _, f := range rec.frameRuns(t, uuid) {
+		want = append(want, f.key())
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("frames differ from %s\n got %s\nwant %s", rec.name, strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+// uuid is the recorded call's Unique-ID.
+func (r *wsRecording) uuid() string { return r.msgs[0].headRaw["Unique-ID"] }
+
+// metadata is the recorded first text frame (start's metadata) for the call uuid.
+func (r *wsRecording) metadata(t *testing.T, uuid string) string {
+	t.Helper()
+	f := r.frameRuns(t, uuid)[0]
+	if f.op != "TEXT" {
+		t.Fatalf("%s: no metadata frame", r.name)
+	}
+	return f.text
+}
+
+// path is the recorded upgrade's request path.
+func (r *wsRecording) path() string {
+	line, _, _ := strings.Cut(r.request(), "\r\n")
+	_, rest, _ := strings.Cut(line, " ")
+	p, _, _ := strings.Cut(rest, " ")
+	return p
+}
+
+// requestFor is the recorded upgrade request with another key and host:port.
+func (r *wsRecording) requestFor(key, hostport string) string {
+	req := r.request()
+	recKey := httpHeader(req, "Sec-WebSocket-Key")
+	return strings.NewReplacer(recKey, key, "127.0.0.1:8090", hostport).Replace(req)
+}
+
+// serverTexts are the text frames the recorded server sent, in order.
+func (r *wsRecording) serverTexts() []string {
+	var out []string
+	for _, m := range sendTextRE.FindAllStringSubmatch(r.text, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+var sendTextRE = regexp.MustCompile(`(?m)\] SEND TEXT (.*) err=<nil>$`)
+
+// subclasses lists the events' subclasses in order.
+func subclasses(cs []customMsg) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.subclass)
+	}
+	return out
+}
+
+// sameSubclasses compares the CUSTOM events read on the socket with the
+// recordings' (one after the other), by subclass and order.
+func sameSubclasses(t *testing.T, msgs []wireMsg, recs ...*wsRecording) {
+	t.Helper()
+	var want []string
+	for _, r := range recs {
+		want = append(want, subclasses(r.customs())...)
+	}
+	if got := subclasses(customs(msgs)); !slices.Equal(got, want) {
+		t.Errorf("CUSTOM events %v, recorded %v", got, want)
+	}
+}
+
 // request is the verbatim upgrade request of the transcript, with real CRLFs.
 func (r *wsRecording) request() string {
 	return r.verbatimHTTP("CLIENT(FreeSWITCH)->SERVER")
@@ -206,6 +383,9 @@ func TestWSRecordingsParse(t *testing.T) {
 		r := loadWSRecording(t, name)
 		if len(r.msgs) < 10 || r.msgs[0].headRaw["Event-Name"] != "CHANNEL_DATA" {
 			t.Errorf("%s: %d messages", name, len(r.msgs))
+		}
+		if r.request() != "" {
+			r.frameRuns(t, r.uuid())
 		}
 	}
 	if n != 26 {

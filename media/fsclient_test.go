@@ -2,32 +2,31 @@ package media_test
 
 import (
 	"bufio"
-	"crypto/sha1"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"ailb/esl/fssim"
 )
 
 // fsClient speaks to the relay as FreeSWITCH does in the transcripts
 // (../shared/fixtures/ws): the upgrade request byte for byte, masked
-// frames with FIN set, Close 1000 on hang-up.
+// frames with FIN set, Close 1000 on hang-up. The bytes come from the
+// simulator's modules (fssim), which are checked against the transcripts.
 
-type fsStyle int
+// fsStyle is the module whose client is imitated.
+type fsStyle string
 
 const (
-	forkStyle   fsStyle = iota // mod_audio_fork: offers audio.drachtio.org, Host without port
-	streamStyle                // mod_audio_stream: no subprotocol, no space after the colons
+	forkStyle   fsStyle = "mod_audio_fork"   // offers audio.drachtio.org, Host without port
+	streamStyle fsStyle = "mod_audio_stream" // no subprotocol, no space after the colons
 )
-
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 // Opcodes.
 const (
@@ -44,12 +43,7 @@ type wsFrame struct {
 }
 
 // closeCode reads a Close frame's code and reason.
-func (f wsFrame) closeCode() (int, string) {
-	if len(f.data) < 2 {
-		return 1005, ""
-	}
-	return int(binary.BigEndian.Uint16(f.data)), string(f.data[2:])
-}
+func (f wsFrame) closeCode() (int, string) { return fssim.ParseClose(f.data) }
 
 type fsClient struct {
 	tb          testing.TB
@@ -74,32 +68,11 @@ func fsUpgrade(tb testing.TB, addr, path string, style fsStyle) (*fsClient, int)
 		tb.Fatal(err)
 	}
 	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))
-	host, port, _ := net.SplitHostPort(addr)
-	var req string
-	switch style {
-	case forkStyle:
-		req = "GET " + path + " HTTP/1.1\r\n" +
-			"Pragma: no-cache\r\n" +
-			"Cache-Control: no-cache\r\n" +
-			"Host: " + host + "\r\n" +
-			"Origin: http://" + host + "\r\n" +
-			"Upgrade: websocket\r\n" +
-			"Connection: Upgrade\r\n" +
-			"Sec-WebSocket-Key: " + key + "\r\n" +
-			"Sec-WebSocket-Protocol: audio.drachtio.org\r\n" +
-			"Sec-WebSocket-Version: 13\r\n" +
-			"\r\n"
-	case streamStyle:
-		req = "GET " + path + " HTTP/1.1\r\n" +
-			"Host:" + host + ":" + port + "\r\n" +
-			"Upgrade:websocket\r\n" +
-			"Connection:upgrade\r\n" +
-			"Sec-WebSocket-Key:" + key + "\r\n" +
-			"Sec-WebSocket-Version:13\r\n" +
-			"Origin:http://" + host + ":" + port + "\r\n" +
-			"\r\n"
+	req := fssim.UpgradeRequest(string(style), addr, path, key, false)
+	if req == nil {
+		tb.Fatalf("no upgrade request for %s %s", addr, path)
 	}
-	if _, err := io.WriteString(conn, req); err != nil {
+	if _, err := conn.Write(req); err != nil {
 		tb.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -113,8 +86,7 @@ func fsUpgrade(tb testing.TB, addr, path string, style fsStyle) (*fsClient, int)
 		_ = conn.Close()
 		return nil, resp.StatusCode
 	}
-	sum := sha1.Sum([]byte(key + wsGUID))
-	if got, want := resp.Header.Get("Sec-WebSocket-Accept"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
+	if got, want := resp.Header.Get("Sec-WebSocket-Accept"), fssim.WSAccept(key); got != want {
 		tb.Fatalf("Sec-WebSocket-Accept %q, want %q", got, want)
 	}
 	var head strings.Builder
@@ -185,40 +157,18 @@ func (c *fsClient) deliver(f wsFrame) bool {
 func readFrame(br *bufio.Reader) (wsFrame, error) {
 	var out wsFrame
 	for first := true; ; first = false {
-		var h [2]byte
-		if _, err := io.ReadFull(br, h[:]); err != nil {
+		fin, op, data, masked, err := fssim.ReadServerFrame(br)
+		if err != nil {
 			return out, err
 		}
-		if h[1]&0x80 != 0 {
+		if masked {
 			return out, errors.New("server frame is masked")
 		}
-		if h[0]&0x70 != 0 {
-			return out, errors.New("RSV bits set: compression was not negotiated")
-		}
-		n := uint64(h[1] & 0x7F)
-		switch n {
-		case 126:
-			var b [2]byte
-			if _, err := io.ReadFull(br, b[:]); err != nil {
-				return out, err
-			}
-			n = uint64(binary.BigEndian.Uint16(b[:]))
-		case 127:
-			var b [8]byte
-			if _, err := io.ReadFull(br, b[:]); err != nil {
-				return out, err
-			}
-			n = binary.BigEndian.Uint64(b[:])
-		}
-		data := make([]byte, n)
-		if _, err := io.ReadFull(br, data); err != nil {
-			return out, err
-		}
 		if first {
-			out.op = h[0] & 0x0F
+			out.op = op
 		}
 		out.data = append(out.data, data...)
-		if h[0]&0x80 != 0 {
+		if fin {
 			return out, nil
 		}
 	}
@@ -228,23 +178,7 @@ func readFrame(br *bufio.Reader) (wsFrame, error) {
 func (c *fsClient) writeFrame(op byte, payload []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	b := make([]byte, 0, 14+len(payload))
-	b = append(b, 0x80|op)
-	switch n := len(payload); {
-	case n < 126:
-		b = append(b, 0x80|byte(n))
-	case n < 1<<16:
-		b = append(b, 0x80|126)
-		b = binary.BigEndian.AppendUint16(b, uint16(n))
-	default:
-		b = append(b, 0x80|127)
-		b = binary.BigEndian.AppendUint64(b, uint64(n))
-	}
-	mask := [4]byte{0x65, 0xbe, 0x44, 0xfa}
-	b = append(b, mask[:]...)
-	for i, p := range payload {
-		b = append(b, p^mask[i%4])
-	}
+	b := fssim.AppendClientFrame(make([]byte, 0, 14+len(payload)), op, payload)
 	if op == opClose {
 		c.sentClose = true
 	}
@@ -270,8 +204,7 @@ func (c *fsClient) binary(b []byte) {
 // hangUp sends Close(code, reason) and waits for the relay's echo.
 func (c *fsClient) hangUp(code int, reason string) wsFrame {
 	c.tb.Helper()
-	payload := binary.BigEndian.AppendUint16(nil, uint16(code))
-	if err := c.writeFrame(opClose, append(payload, reason...)); err != nil {
+	if err := c.writeFrame(opClose, fssim.ClosePayload(code, reason)); err != nil {
 		c.tb.Fatal(err)
 	}
 	return c.waitFrame(3*time.Second, func(f wsFrame) bool { return f.op == opClose })

@@ -159,7 +159,7 @@ func TestForkStreamsTheCaller(t *testing.T) {
 			if last[0].op != opText || string(last[0].payload) != `{"reason":"probe-stop"}` || last[1].op != opClose {
 				t.Fatalf("stop did not end with its text then Close: %s", describeFrames(frames))
 			}
-			if code, reason := parseClose(last[1].payload); code != 1000 || reason != "" {
+			if code, reason := ParseClose(last[1].payload); code != 1000 || reason != "" {
 				t.Errorf("Close %d %q, recorded 1000 ''", code, reason)
 			}
 			audio := frames[1 : len(frames)-2]
@@ -1333,7 +1333,7 @@ func acceptUpgrade(ln net.Listener, answer func(key string) string) net.Conn {
 // the recordings in TestWSAcceptMatchesTheRecordings) and extra header lines.
 func switching(key string, extra ...string) string {
 	var b strings.Builder
-	b.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + wsAccept(key) + "\r\n")
+	b.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + WSAccept(key) + "\r\n")
 	for _, h := range extra {
 		b.WriteString(h + "\r\n")
 	}

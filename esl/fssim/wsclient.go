@@ -42,8 +42,8 @@ func wsKey() string {
 	return base64.StdEncoding.EncodeToString(b[:])
 }
 
-// wsAccept is the Sec-WebSocket-Accept a server must answer for key.
-func wsAccept(key string) string {
+// WSAccept is the Sec-WebSocket-Accept a server must answer for key.
+func WSAccept(key string) string {
 	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
 	return base64.StdEncoding.EncodeToString(h[:])
 }
@@ -68,6 +68,32 @@ func forkRequest(host, path, key string, tls bool) []byte {
 	b.WriteString("Sec-WebSocket-Protocol: " + forkSubprotocol + "\r\n")
 	b.WriteString("Sec-WebSocket-Version: 13\r\n\r\n")
 	return []byte(b.String())
+}
+
+// UpgradeRequest is the upgrade request module ("mod_audio_fork" or
+// "mod_audio_stream") writes for ws://hostport/path (wss:// with tls),
+// byte for byte as recorded; nil for another module or a bad URL.
+func UpgradeRequest(module, hostport, path, key string, tls bool) []byte {
+	cfg := streamCfg{}
+	switch module {
+	case forkMod.name:
+		cfg.mod = forkMod
+	case streamMod.name:
+		cfg.mod = streamMod
+	default:
+		return nil
+	}
+	scheme := "ws://"
+	if tls {
+		scheme = "wss://"
+	}
+	if !cfg.parseURL(scheme + hostport + path) {
+		return nil
+	}
+	if cfg.mod == forkMod {
+		return forkRequest(cfg.host, cfg.path, key, cfg.tls)
+	}
+	return streamRequest(cfg.hostport, cfg.path, key, cfg.tls)
 }
 
 // streamRequest is mod_audio_stream's upgrade (transcripts as-*): no space
@@ -141,7 +167,7 @@ func readUpgrade(br *bufio.Reader, key, offered string) (wsResponse, error) {
 		return r, &errHandshake{"HS: Upgrade to something other than websocket"}
 	case !containsToken(hdr["connection"], "upgrade"):
 		return r, &errHandshake{"HS: UPGRADE malformed"}
-	case hdr["sec-websocket-accept"] != wsAccept(key):
+	case hdr["sec-websocket-accept"] != WSAccept(key):
 		return r, &errHandshake{"HS: Accept hash wrong"}
 	case r.protocol != "" && r.protocol != offered:
 		return r, &errHandshake{"HS: PROTOCOL malformed"}
@@ -177,9 +203,9 @@ func readLine(br *bufio.Reader) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-// appendFrame appends one client frame: FIN set, RSV clear, masked with a
-// fresh key (RFC 6455 5.3).
-func appendFrame(dst []byte, op byte, payload []byte) []byte {
+// AppendClientFrame appends one frame as the modules write it: FIN set,
+// RSV clear, masked with a fresh key (RFC 6455 5.3).
+func AppendClientFrame(dst []byte, op byte, payload []byte) []byte {
 	dst = append(dst, 0x80|op)
 	n := len(payload)
 	switch {
@@ -214,18 +240,29 @@ func maskBytes(b []byte, key [4]byte) {
 	}
 }
 
-// closePayload is a Close frame's body: the code, then the reason.
-func closePayload(code int, reason string) []byte {
+// ClosePayload is a Close frame's body: the code, then the reason.
+func ClosePayload(code int, reason string) []byte {
 	b := binary.BigEndian.AppendUint16(nil, uint16(code))
 	return append(b, reason...)
 }
 
-// parseClose splits a Close body (code 1005 when it has none).
-func parseClose(p []byte) (int, string) {
+// ParseClose splits a Close body (code 1005 when it has none).
+func ParseClose(p []byte) (int, string) {
 	if len(p) < 2 {
 		return 1005, ""
 	}
 	return int(binary.BigEndian.Uint16(p)), string(p[2:])
+}
+
+// ReadServerFrame reads one server frame as the modules do (RSV bits and
+// frames over 16 MB refused, a masked payload unmasked) and reports
+// whether it was masked, which a server must not do.
+func ReadServerFrame(br *bufio.Reader) (fin bool, op byte, payload []byte, masked bool, err error) {
+	if h, err := br.Peek(2); err == nil {
+		masked = h[1]&0x80 != 0
+	}
+	fin, op, payload, err = readFrame(br, nil)
+	return fin, op, payload, masked, err
 }
 
 // readFrame reads one server frame into buf (reused when large enough).

@@ -2,7 +2,9 @@ package fssim
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -208,7 +210,7 @@ func runsOf(frames []clientFrame) []frameRun {
 			f.op = "BINARY"
 		case opClose:
 			f.op = "CLOSE"
-			f.code, f.reason = parseClose(c.payload)
+			f.code, f.reason = ParseClose(c.payload)
 		default:
 			f.op = fmt.Sprintf("OP%d", c.op)
 		}
@@ -356,7 +358,7 @@ func TestWSAcceptMatchesTheRecordings(t *testing.T) {
 			continue // nothing listened
 		}
 		n++
-		if got := wsAccept(key); got != accept {
+		if got := WSAccept(key); got != accept {
 			t.Errorf("%s: accept of %q is %q, recorded %q", name, key, got, accept)
 		}
 		if name == "a-fork-16k" && (key != "3nLWFfu6sGbld6TL4mePKg==" || accept != "B2zOnvRaNm1T3sEuzUHCD504j1M=") {
@@ -390,5 +392,51 @@ func TestWSRecordingsParse(t *testing.T) {
 	}
 	if n != 26 {
 		t.Errorf("%d transcripts, want 26", n)
+	}
+}
+
+// UpgradeRequest, as other packages' tests use it, writes the recorded
+// requests byte for byte.
+func TestUpgradeRequestMatchesTheRecordings(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join("testdata", "ws"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".txt")
+		if !ok {
+			continue
+		}
+		r := loadWSRecording(t, name)
+		if r.request() == "" {
+			continue
+		}
+		module := "mod_audio_fork"
+		if strings.HasPrefix(name, "as-") {
+			module = "mod_audio_stream"
+		}
+		key := httpHeader(r.request(), "Sec-WebSocket-Key")
+		if got := string(UpgradeRequest(module, "127.0.0.1:8090", r.path(), key, false)); got != r.request() {
+			t.Errorf("%s\n got %q\nrecorded %q", name, got, r.request())
+		}
+	}
+}
+
+// ReadServerFrame reads the recorded server Close (hdr=8802, code 1000)
+// and what AppendClientFrame writes, reporting the mask.
+func TestReadServerFrame(t *testing.T) {
+	raw := append([]byte{0x88, 0x02}, ClosePayload(1000, "")...)
+	raw = AppendClientFrame(raw, opText, []byte(`{"reason":"probe-stop"}`))
+	br := bufio.NewReader(bytes.NewReader(raw))
+	fin, op, p, masked, err := ReadServerFrame(br)
+	if code, reason := ParseClose(p); err != nil || !fin || op != opClose || masked || code != 1000 || reason != "" {
+		t.Errorf("close: fin %v op %d masked %v %d %q %v", fin, op, masked, code, reason, err)
+	}
+	fin, op, p, masked, err = ReadServerFrame(br)
+	if err != nil || !fin || op != opText || !masked || string(p) != `{"reason":"probe-stop"}` {
+		t.Errorf("text: fin %v op %d masked %v %q %v", fin, op, masked, p, err)
+	}
+	if _, _, _, _, err := ReadServerFrame(br); err != io.EOF {
+		t.Errorf("after the frames: %v", err)
 	}
 }

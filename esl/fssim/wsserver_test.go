@@ -337,7 +337,7 @@ func describeFrames(frames []clientFrame) string {
 			fmt.Fprintf(&b, "text(%s) ", f.payload)
 		case f.op == opClose:
 			flush()
-			code, reason := parseClose(f.payload)
+			code, reason := ParseClose(f.payload)
 			fmt.Fprintf(&b, "close(%d,%q) ", code, reason)
 		default:
 			flush()

@@ -507,7 +507,7 @@ func (st *wsStream) write(op byte, payload []byte) bool {
 		st.deadlineSet = now
 		_ = st.conn.SetWriteDeadline(now.Add(writeTimeout))
 	}
-	st.wbuf = appendFrame(st.wbuf[:0], op, payload)
+	st.wbuf = AppendClientFrame(st.wbuf[:0], op, payload)
 	_, err := st.conn.Write(st.wbuf)
 	return err == nil
 }
@@ -542,7 +542,7 @@ func (st *wsStream) writeEmpty() bool {
 // writeClose sends a Close frame.
 func (st *wsStream) writeClose(body []byte) bool {
 	st.closeSent = true
-	code, reason := parseClose(body)
+	code, reason := ParseClose(body)
 	if len(body) == 0 {
 		code = 0
 	}
@@ -641,7 +641,7 @@ func (st *wsStream) handle(msgs []ctlMsg, wait time.Duration) bool {
 // waits for the server's answer before the socket is closed.
 func (st *wsStream) closeAndWait(wait time.Duration) {
 	st.openGate()
-	if !st.writeClose(closePayload(1000, st.cfg.mod.closeReason)) {
+	if !st.writeClose(ClosePayload(1000, st.cfg.mod.closeReason)) {
 		return
 	}
 	t := time.NewTimer(wait)
@@ -659,7 +659,7 @@ func (st *wsStream) closeAndWait(wait time.Duration) {
 }
 
 func (st *wsStream) notePeerClose(body []byte) {
-	code, _ := parseClose(body)
+	code, _ := ParseClose(body)
 	st.mu.Lock()
 	st.rec.CloseRecv = code
 	st.mu.Unlock()
@@ -683,7 +683,7 @@ func (st *wsStream) peerClosed(body []byte) {
 		st.event("disconnect", "")
 		return
 	}
-	code, reason := parseClose(body)
+	code, reason := ParseClose(body)
 	st.event("disconnect", `{"status":"disconnected","message":{"code":`+strconv.Itoa(code)+`,"reason":`+jsonString(reason)+`}}`)
 }
 
@@ -747,7 +747,7 @@ func (st *wsStream) read(br *bufio.Reader) {
 		case opPong:
 		case opClose:
 			st.mu.Lock()
-			code, reason := parseClose(p)
+			code, reason := ParseClose(p)
 			st.rec.Received = append(st.rec.Received, WSFrame{At: time.Now(), Opcode: opClose, Code: code, Data: reason,
 				Len: len(p), Audio: st.rec.BinaryFrames})
 			st.mu.Unlock()

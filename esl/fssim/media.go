@@ -380,11 +380,18 @@ func (c *channel) stopStreamsLocked() {
 
 // fireCustom fires a module's CUSTOM event for st if its bug is still
 // attached and the channel up; it reports whether the event was
-// delivered to the socket.
-func (c *channel) fireCustom(st *wsStream, subclass, body string) (fired, delivered bool) {
+// delivered to the socket. detach removes the bug in the same step, so a
+// command sent on seeing the event finds it gone.
+func (c *channel) fireCustom(st *wsStream, subclass, body string, detach bool) (fired, delivered bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.up || c.streams[st.key] != st {
+	if c.streams[st.key] != st {
+		return false, false
+	}
+	if detach {
+		delete(c.streams, st.key)
+	}
+	if !c.up {
 		return false, false
 	}
 	return true, c.fire(evCustom, &evArgs{subclass: subclass, file: st.cfg.mod.file, line: st.cfg.mod.line, body: body})

@@ -151,9 +151,12 @@ func (st *wsStream) record() Stream {
 func (st *wsStream) subclass(what string) string { return st.cfg.mod.name + "::" + what }
 
 // event fires a CUSTOM event and records it.
-func (st *wsStream) event(what, body string) {
+func (st *wsStream) event(what, body string) { st.fireEvent(what, body, false) }
+
+// fireEvent is event, optionally detaching the bug with it.
+func (st *wsStream) fireEvent(what, body string, detach bool) {
 	sub := st.subclass(what)
-	fired, delivered := st.c.fireCustom(st, sub, body)
+	fired, delivered := st.c.fireCustom(st, sub, body, detach)
 	if !fired {
 		return
 	}
@@ -334,12 +337,7 @@ func (st *wsStream) connectFailed(ctx context.Context, err error) {
 	case !errors.Is(err, syscall.ECONNREFUSED):
 		msg = err.Error()
 	}
-	st.event("error", `{"status":"error","message":{"code":6,"error":`+jsonString(msg)+`}}`)
-	st.c.mu.Lock()
-	if st.c.streams[st.key] == st {
-		delete(st.c.streams, st.key)
-	}
-	st.c.mu.Unlock()
+	st.fireEvent("error", `{"status":"error","message":{"code":6,"error":`+jsonString(msg)+`}}`, true)
 }
 
 func jsonString(s string) string {

@@ -100,6 +100,10 @@ func (c *call) connect(ctx context.Context, p *Pool, name string, sl slot) (bool
 		media.Var{Name: "ailb_tried", Value: strings.Join(c.tried.Names(), ",")},
 	)
 	report := sl.Report
+	// A retry's admission is not the slot's: whatever path leaves, the
+	// latest one is reported (a no-op once it was), as Release does for
+	// the first, or a half-open breaker waits for it for ever.
+	defer func() { report(media.ErrNoOutcome) }()
 	var firstFailure time.Time
 	for retry := 0; ; retry++ {
 		t0 := c.f.now()

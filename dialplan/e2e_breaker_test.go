@@ -171,3 +171,30 @@ func TestCallerHangupIsExcludedFromBreaker(t *testing.T) {
 		}
 	}
 }
+
+// A 503 retried on the same assistant takes a second admission from its
+// breaker; when the call's time runs out during the retry, that
+// admission is still reported (neither way), or a half-open breaker
+// would wait for it for ever.
+func TestRetryAdmissionReportedWhenTheCallTimesOut(t *testing.T) {
+	yaml := strings.Replace(breakerConfig, "answer_timeout: 1s}\n  b:",
+		"answer_timeout: 30s, retry: {attempts: 1, backoff: [50ms], max_silence: 5s}}\n  b:", 1)
+	yaml = "esl: {max_call_duration: 800ms}\n" + yaml
+	// Each bridge to a fails with 503 after 500 ms (scaled; it may ring
+	// for 1.5 s): the retry starts at about 550 ms and is still ringing at
+	// 800 ms.
+	slow503 := fssim.Outcome{Kind: fssim.Unreachable, After: 10 * time.Second}
+	e, set, _ := startWithBreakers(t, yaml, []fssim.Target{{Match: "a@", Outcome: slow503}, {Outcome: talk}})
+	res := e.call(fssim.Call{})
+	if eps := endpoints(res); eps != "sofia/internal/a@10.0.0.1 sofia/internal/a@10.0.0.1" {
+		t.Fatalf("bridges %s", eps)
+	}
+	for _, s := range set.Status() {
+		if s.Name != "a" {
+			continue
+		}
+		if c := s.Counts; c.Requests != 2 || c.Failures != 1 || c.Exclusions != 1 {
+			t.Fatalf("a: %+v: every admission must be reported once", c)
+		}
+	}
+}

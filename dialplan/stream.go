@@ -65,13 +65,8 @@ func (c *call) streamOnce(ctx context.Context, a *Assistant) (conversation, erro
 	}
 	conv.forking = true
 	if err := conv.waitUntilSpoken(ctx); err != nil {
-		var f *media.Failure
-		gone := errors.As(err, &f) && f.Kind == media.CallerGone
-		if gone {
-			conv.forking = false // FreeSWITCH closed the fork with the channel
-		}
 		conv.stop(ctx, "failed")
-		if !gone {
+		if f, ok := errors.AsType[*media.Failure](err); !ok || f.Kind != media.CallerGone {
 			c.hold(ctx)
 		}
 		return nil, err
@@ -289,7 +284,6 @@ func (v *wsConv) wait(ctx context.Context) (convEnd, error) {
 		var he *esl.HangupError
 		switch {
 		case errors.As(err, &he):
-			v.forking = false // FreeSWITCH closed the fork with the channel
 			v.stop(ctx, "caller hung up")
 			return convEnd{byCaller: true}, nil
 		case errors.Is(err, esl.ErrTimeout):
@@ -334,12 +328,15 @@ func (v *wsConv) wait(ctx context.Context) (convEnd, error) {
 }
 
 // stop ends the attempt on both sides: FreeSWITCH keeps a fork attached
-// after its socket closed, so it is stopped explicitly.
+// after its socket closed, so it is stopped explicitly, unless the
+// channel is gone (FreeSWITCH closed the fork with it).
 func (v *wsConv) stop(ctx context.Context, reason string) {
 	if v.forking {
 		v.forking = false
-		if _, err := v.c.s.Send(ctx, forkStop(v.c.s.UUID(), v.a.WS.Module)); err != nil {
-			v.c.log.Debug("stopping the audio fork", zap.Error(err))
+		if v.c.s.HangupEvent() == nil {
+			if _, err := v.c.s.Send(ctx, forkStop(v.c.s.UUID(), v.a.WS.Module)); err != nil {
+				v.c.log.Debug("stopping the audio fork", zap.Error(err))
+			}
 		}
 	}
 	if v.st != nil {

@@ -173,9 +173,26 @@ func (p *Pending) Wait(ctx context.Context) ([]Reply, error) {
 		return nil, ErrNotSent
 	}
 	replies := make([]Reply, len(p.chans))
-	timer := time.NewTimer(s.replyTimeout)
-	defer timer.Stop()
+	// Replies are often in already (setup read after a later command's
+	// reply): the timer starts only when a reply must be waited for.
+	var timer *time.Timer
+	var timeout <-chan time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for i, c := range p.chans {
+		select {
+		case r := <-c:
+			replies[i] = r
+			continue
+		default:
+		}
+		if timer == nil {
+			timer = time.NewTimer(s.replyTimeout)
+			timeout = timer.C
+		}
 		select {
 		case r := <-c:
 			replies[i] = r
@@ -191,7 +208,7 @@ func (p *Pending) Wait(ctx context.Context) ([]Reply, error) {
 		case <-ctx.Done():
 			s.stop(ErrTimeout) // replies would now pair with the wrong commands
 			return replies[:i], ctx.Err()
-		case <-timer.C:
+		case <-timeout:
 			s.stop(ErrTimeout)
 			return replies[:i], fmt.Errorf("%w: no reply to %q", ErrTimeout, firstLine(p.cmds[i].BuildMessage()))
 		}

@@ -12,18 +12,17 @@ import (
 // Send writes the commands in one write and returns their replies in
 // order. A "-ERR" reply is not an error here; see Reply.OK.
 func (s *Session) Send(ctx context.Context, cmds ...Command) ([]Reply, error) {
-	p, err := s.Post(cmds...)
+	p, err := s.post(cmds...)
 	if err != nil {
 		return nil, err
 	}
 	return p.Wait(ctx)
 }
 
-// Post writes the commands in one write without waiting for their
-// replies, so the next command can follow at once (FreeSWITCH answers in
-// order). Deferred commands go first in the same write. Collect the
+// post writes the commands in one write without waiting for their
+// replies. Deferred commands go first in the same write. Collect the
 // replies with Wait.
-func (s *Session) Post(cmds ...Command) (*Pending, error) {
+func (s *Session) post(cmds ...Command) (*Pending, error) {
 	p, err := newPending(s, cmds)
 	if err != nil {
 		return nil, err
@@ -68,7 +67,7 @@ func (s *Session) Defer(cmds ...Command) (*Pending, error) {
 }
 
 func newPending(s *Session, cmds []Command) (*Pending, error) {
-	p := &Pending{s: s, cmds: cmds, msgs: make([]string, len(cmds)), chans: make([]chan Reply, len(cmds))}
+	p := &Pending{s: s, msgs: make([]string, len(cmds)), chans: make([]chan Reply, len(cmds))}
 	for i, c := range cmds {
 		p.msgs[i] = c.BuildMessage()
 		if err := checkMessage(p.msgs[i]); err != nil {
@@ -157,8 +156,7 @@ func (s *Session) SendHangup(ctx context.Context, cause string) error {
 // Pending are the replies of posted commands, still to be read.
 type Pending struct {
 	s     *Session
-	cmds  []Command
-	msgs  []string
+	msgs  []string // built and checked once
 	chans []chan Reply
 	sent  atomic.Bool
 }
@@ -210,7 +208,7 @@ func (p *Pending) Wait(ctx context.Context) ([]Reply, error) {
 			return replies[:i], ctx.Err()
 		case <-timeout:
 			s.stop(ErrTimeout)
-			return replies[:i], fmt.Errorf("%w: no reply to %q", ErrTimeout, firstLine(p.cmds[i].BuildMessage()))
+			return replies[:i], fmt.Errorf("%w: no reply to %q", ErrTimeout, firstLine(p.msgs[i]))
 		}
 	}
 	return replies, nil

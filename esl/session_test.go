@@ -280,7 +280,7 @@ func TestReplyTimeoutClosesTheConnection(t *testing.T) {
 	p := dialPeer(t, startServer(t, srv))
 	p.connect()
 	p.readCommand() // never answered
-	if err := <-errs; !errors.Is(err, ErrTimeout) {
+	if err := <-errs; !errors.Is(err, ErrTimeout) || !strings.Contains(err.Error(), `no reply to "getvar slow"`) {
 		t.Fatalf("err %v", err)
 	}
 	_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -176,31 +177,56 @@ func (c *call) runRoute(ctx context.Context, rule *routing.Rule) error {
 // begin queues the session setup to go out with the first command (the
 // bridge, usually): linger for the last events after hangup, myevents
 // minus what the flow never reads, and the A-leg variables. One write
-// carries the setup and the bridge.
+// carries the setup and the bridge. All but the call's own variables
+// were built with the snapshot.
 func (c *call) begin() error {
-	vars := append([]media.Var(nil), media.ALegVars...)
-	vars = append(vars,
-		media.Var{Name: "ailb_call_id", Value: c.id},
-		media.Var{Name: "ailb_route", Value: c.route},
-	)
+	vars := [3]media.Var{{Name: "ailb_call_id", Value: c.id}, {Name: "ailb_route", Value: c.route}}
+	n := 2
 	if c.info.Pool != "" {
-		vars = append(vars, media.Var{Name: "ailb_pool", Value: c.info.Pool})
+		vars[n] = media.Var{Name: "ailb_pool", Value: c.info.Pool}
+		n++
 	}
-	if c.snap.Streams {
-		// mod_audio_fork plays the assistant only over frames the channel
-		// writes; a parked channel writes none unless this is set before
-		// it is answered (by a bridge, a menu or the stream itself).
-		vars = append(vars, media.Var{Name: "send_silence_when_idle", Value: "-1"})
-	}
-	p, err := c.s.Defer(
-		command.Linger{Enabled: true, Seconds: time.Duration(c.snap.Linger)},
-		command.MyEvents{Format: "plain"},
-		command.Event{Ignore: true, Format: "plain", Listen: unusedEvents},
-		setVars(c.s.UUID(), vars),
-	)
+	st := &c.snap.setup
+	p, err := c.s.Defer(st.linger, st.myEvents, st.nixEvents, setVars(c.s.UUID(), st.vars, vars[:n]...))
 	c.setup = p
 	return err
 }
+
+// setup is what begin sends on every call of a snapshot, built once.
+type setup struct {
+	linger, myEvents, nixEvents esl.Command
+	// vars are the variables every call sets, joined for setVars.
+	vars string
+}
+
+func newSetup(linger int, streams bool) setup {
+	vars := media.ALegVars
+	if streams {
+		// mod_audio_fork plays the assistant only over frames the channel
+		// writes; a parked channel writes none unless this is set before
+		// it is answered (by a bridge, a menu or the stream itself).
+		vars = append(slices.Clip(vars), media.Var{Name: "send_silence_when_idle", Value: "-1"})
+	}
+	var b strings.Builder
+	for _, v := range vars {
+		if b.Len() > 0 {
+			b.WriteByte(';')
+		}
+		writeVar(&b, v)
+	}
+	return setup{
+		linger:    message(command.Linger{Enabled: true, Seconds: time.Duration(linger)}.BuildMessage()),
+		myEvents:  message(command.MyEvents{Format: "plain"}.BuildMessage()),
+		nixEvents: message(command.Event{Ignore: true, Format: "plain", Listen: unusedEvents}.BuildMessage()),
+		vars:      b.String(),
+	}
+}
+
+// message is a command built before the calls that send it.
+type message string
+
+// BuildMessage implements esl.Command.
+func (m message) BuildMessage() string { return string(m) }
 
 // checkSetup reads the setup replies once they are in (after the first
 // command that waited for its own reply, so this does not block).
@@ -221,21 +247,45 @@ func (c *call) checkSetup(ctx context.Context) error {
 	return nil
 }
 
-// setVars sets channel variables in one api call. Values are ours
-// (validated names, causes, call ids) and never contain ';'.
-func setVars(uuid string, vars []media.Var) esl.Command {
+// setVars sets channel variables in one api call: head (variables
+// already joined, or "") then vars. Values are ours (validated names,
+// causes, call ids) and never contain ';'.
+func setVars(uuid, head string, vars ...media.Var) esl.Command {
+	const api = "api uuid_setvar_multi "
+	n := len(api) + len(uuid) + 1 + len(head)
+	for _, v := range vars {
+		n += len(v.Name) + len(v.Value) + 2
+	}
 	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(api)
 	b.WriteString(uuid)
 	b.WriteByte(' ')
+	b.WriteString(head)
 	for i, v := range vars {
-		if i > 0 {
+		if i > 0 || head != "" {
 			b.WriteByte(';')
 		}
-		b.WriteString(v.Name)
-		b.WriteByte('=')
-		b.WriteString(strings.ReplaceAll(v.Value, ";", ","))
+		writeVar(&b, v)
 	}
-	return command.API{Command: "uuid_setvar_multi", Arguments: b.String()}
+	return message(b.String())
+}
+
+// writeVar writes name=value, a ';' in the value (which would start
+// another variable) as ','.
+func writeVar(b *strings.Builder, v media.Var) {
+	b.WriteString(v.Name)
+	b.WriteByte('=')
+	for val := v.Value; ; {
+		i := strings.IndexByte(val, ';')
+		if i < 0 {
+			b.WriteString(val)
+			return
+		}
+		b.WriteString(val[:i])
+		b.WriteByte(',')
+		val = val[i+1:]
+	}
 }
 
 // post sets channel variables with the next command that goes out (they
@@ -243,7 +293,7 @@ func setVars(uuid string, vars []media.Var) esl.Command {
 // a round trip. The replies are collected once a later command has been
 // answered (FreeSWITCH answers in order).
 func (c *call) post(vars ...media.Var) {
-	if p, err := c.s.Defer(setVars(c.s.UUID(), vars)); err == nil {
+	if p, err := c.s.Defer(setVars(c.s.UUID(), "", vars...)); err == nil {
 		c.pending = append(c.pending, p)
 	}
 }

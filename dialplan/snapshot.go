@@ -43,6 +43,8 @@ type Snapshot struct {
 	Linger int
 	// MaxCall hands a call back to the dialplan after this long.
 	MaxCall time.Duration
+
+	setup setup // every call's first commands, built once
 }
 
 // Pool is a routing pool with what happens around it.
@@ -171,6 +173,7 @@ func Build(c *config.Config, d Deps) (*Snapshot, error) {
 		}
 	}
 	s.Routes.Default = routing.Rule{Name: "default", Target: target(c.DefaultRoute)}
+	s.setup = newSetup(s.Linger, s.Streams)
 	return s, nil
 }
 

@@ -51,3 +51,26 @@ func FuzzMetadata(f *testing.F) {
 		}
 	})
 }
+
+// The per-call setup goes out as built before, whatever was prebuilt.
+func TestSetupCommandsGolden(t *testing.T) {
+	st := newSetup(10, true)
+	tests := []struct{ give, want string }{
+		{st.linger.BuildMessage(), "linger 10"},
+		{st.myEvents.BuildMessage(), "myevents plain"},
+		{st.nixEvents.BuildMessage(), "nixevent plain " + strings.Join(unusedEvents, " ")},
+		{setVars("u1", st.vars, media.Var{Name: "ailb_route", Value: "a;b"}).BuildMessage(),
+			"api uuid_setvar_multi u1 continue_on_fail=true;hangup_after_bridge=false;ignore_early_media=true;" +
+				"sip_copy_custom_headers=false;send_silence_when_idle=-1;ailb_route=a,b"},
+		{setVars("u1", "", media.Var{Name: "x", Value: "1"}, media.Var{Name: "y", Value: ";2;"}).BuildMessage(),
+			"api uuid_setvar_multi u1 x=1;y=,2,"},
+	}
+	for _, tt := range tests {
+		if tt.give != tt.want {
+			t.Errorf("got  %q\nwant %q", tt.give, tt.want)
+		}
+	}
+	if v := newSetup(10, false).vars; strings.Contains(v, "send_silence_when_idle") {
+		t.Errorf("SIP-only setup sets %q", v)
+	}
+}

@@ -2,7 +2,6 @@ package routing
 
 import (
 	"math"
-	"sync"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -12,30 +11,36 @@ import (
 // wins. The same key reaches the same member, and a member going away
 // moves only the keys it had. Calls without a key are spread at random.
 type consistentHash struct {
-	once    sync.Once
-	members []uint64 // hash of each member's name; a pool's members never change
+	members  []uint64 // hash of each member's name, indexed like Choice.Members
+	weighted bool     // weights differ; with equal ones the highest hash wins
 }
 
-var _ Strategy = (*consistentHash)(nil)
+var (
+	_ Strategy = (*consistentHash)(nil)
+	_ binder   = (*consistentHash)(nil)
+)
+
+func (s *consistentHash) bind(ms []Member) {
+	s.members = make([]uint64, len(ms))
+	first := 0
+	for i, m := range ms {
+		s.members[i] = xxhash.Sum64String(m.Name)
+		switch {
+		case m.Weight <= 0:
+		case first == 0:
+			first = m.Weight
+		case m.Weight != first:
+			s.weighted = true
+		}
+	}
+}
 
 func (s *consistentHash) Pick(c *Choice) int {
 	if c.Key == "" {
 		return random{}.Pick(c)
 	}
-	s.once.Do(func() {
-		s.members = make([]uint64, len(c.Members))
-		for i, m := range c.Members {
-			s.members[i] = xxhash.Sum64String(m.Name)
-		}
-	})
 	key := xxhash.Sum64String(c.Key)
-	weighted := false
-	for i, m := range c.Members {
-		if c.Available[i] && m.Weight != c.Members[0].Weight {
-			weighted = true
-			break
-		}
-	}
+	weighted := s.weighted
 	best := -1
 	var bestScore float64
 	var bestHash uint64
@@ -45,7 +50,8 @@ func (s *consistentHash) Pick(c *Choice) int {
 		}
 		h := mix(s.members[i] ^ key)
 		if !weighted {
-			// Equal weights: the highest hash wins, no logarithm needed.
+			// Equal weights: the highest hash wins, as the highest score
+			// would, with no logarithm.
 			if best < 0 || h > bestHash {
 				best, bestHash = i, h
 			}

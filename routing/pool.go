@@ -94,6 +94,9 @@ func NewPool(c PoolConfig) (*Pool, error) {
 	}
 	ms := append([]Member(nil), c.Members...)
 	sort.SliceStable(ms, func(i, j int) bool { return ms[i].Position < ms[j].Position })
+	if b, ok := s.(binder); ok {
+		b.bind(ms)
+	}
 	_, ticket := s.(NeedsTicket)
 	_, active := s.(NeedsActive)
 	r := c.Rand

@@ -19,6 +19,19 @@ func choice(ms []Member, avail ...bool) *Choice {
 	return &Choice{Members: ms, Available: avail, Rand: rand.New(rand.NewPCG(3, 4)).Uint64, Active: make([]int, len(ms)), Now: time.Unix(1000, 0)}
 }
 
+// strategy is kind's strategy bound to ms, as NewPool makes it.
+func strategy(t testing.TB, kind Kind, ms []Member) Strategy {
+	t.Helper()
+	s, err := New(kind, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, ok := s.(binder); ok {
+		b.bind(ms)
+	}
+	return s
+}
+
 func seq(s Strategy, c *Choice, n int) string {
 	var out []string
 	for range n {
@@ -46,7 +59,7 @@ func TestWeightedRoundRobinSmooth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, _ := New(WeightedRoundRobin, nil)
+			s := strategy(t, WeightedRoundRobin, tt.give)
 			if got := seq(s, choice(tt.give, tt.avail...), strings.Count(tt.want, ",")+1); got != tt.want {
 				t.Fatalf("got %s want %s", got, tt.want)
 			}
@@ -57,7 +70,7 @@ func TestWeightedRoundRobinSmooth(t *testing.T) {
 // Every cycle of sum(weights) picks holds each member exactly weight times.
 func TestWeightedRoundRobinExactPerCycle(t *testing.T) {
 	ms := members("a:0:7", "b:0:3", "c:0:2", "d:0:1")
-	s, _ := New(WeightedRoundRobin, nil)
+	s := strategy(t, WeightedRoundRobin, ms)
 	c := choice(ms)
 	for cycle := range 50 {
 		counts := map[string]int{}
@@ -128,7 +141,7 @@ func TestLeastConnectionsCountsLeases(t *testing.T) {
 func TestConsistentHash(t *testing.T) {
 	ms := members("a", "b", "c", "d", "e")
 	c := choice(ms)
-	ch := &consistentHash{}
+	ch := strategy(t, ConsistentHash, ms)
 	owner := map[string]string{}
 	for k := range 5000 {
 		c.Key = fmt.Sprintf("+1555%07d", k)
@@ -169,13 +182,28 @@ func TestConsistentHash(t *testing.T) {
 
 func TestConsistentHashWeighted(t *testing.T) {
 	c := choice(members("a:0:3", "b:0:1"))
-	ch := &consistentHash{}
+	ch := strategy(t, ConsistentHash, c.Members)
 	counts := map[string]int{}
 	for k := range 20000 {
 		c.Key = fmt.Sprint("cust-", k)
 		counts[c.Members[ch.Pick(c)].Name]++
 	}
 	assertShare(t, counts, "a", 0.75, 20000)
+}
+
+// A pool with unequal weights whose available members weigh the same
+// picks as a pool of equal weights: the score and the hash agree.
+func TestConsistentHashEqualWeightsAmongAvailable(t *testing.T) {
+	mixed, equal := members("a:0:2", "b:0:2", "c:0:1"), members("a:0:2", "b:0:2", "c:0:2")
+	cm, ce := choice(mixed, true, true, false), choice(equal, true, true, false)
+	sm, se := strategy(t, ConsistentHash, mixed), strategy(t, ConsistentHash, equal)
+	for k := range 5000 {
+		cm.Key = fmt.Sprint("cust-", k)
+		ce.Key = cm.Key
+		if a, b := sm.Pick(cm), se.Pick(ce); a != b {
+			t.Fatalf("key %s: %d with the weight-1 member away, %d with equal weights", cm.Key, a, b)
+		}
+	}
 }
 
 func TestLowestLatency(t *testing.T) {
@@ -221,11 +249,8 @@ func TestLowestLatency(t *testing.T) {
 
 func TestStrategiesReturnNoneWhenNothingAvailable(t *testing.T) {
 	for _, k := range Kinds {
-		s, err := New(k, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
 		c := choice(members("a", "b"), false, false)
+		s := strategy(t, k, c.Members)
 		c.Key = "x"
 		if i := s.Pick(c); i != -1 {
 			t.Errorf("%s picked %d with nobody available", k, i)

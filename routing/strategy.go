@@ -54,6 +54,11 @@ type Strategy interface {
 	Pick(c *Choice) int
 }
 
+// binder is implemented by strategies that prepare for their pool's
+// members: NewPool calls bind once, with the members in the order every
+// Choice.Members will have, before any Pick.
+type binder interface{ bind([]Member) }
+
 // NeedsTicket is implemented by strategies that read Choice.Ticket, so the
 // pool only advances the rotation counter when it is used.
 type NeedsTicket interface{ needsTicket() }
@@ -68,7 +73,8 @@ type Observer interface {
 }
 
 // New returns a new instance of the strategy for kind. Strategies with
-// state (weighted round robin) keep it per instance, that is per pool.
+// state (weighted round robin) keep it per instance, that is per pool;
+// NewPool binds them to its members.
 // lat may be nil except for lowest_latency, whose measurements outlive
 // configuration reloads.
 func New(kind Kind, lat *Latency) (Strategy, error) {

@@ -14,14 +14,16 @@ type weightedRoundRobin struct {
 	current []int
 }
 
-var _ Strategy = (*weightedRoundRobin)(nil)
+var (
+	_ Strategy = (*weightedRoundRobin)(nil)
+	_ binder   = (*weightedRoundRobin)(nil)
+)
+
+func (w *weightedRoundRobin) bind(ms []Member) { w.current = make([]int, len(ms)) }
 
 func (w *weightedRoundRobin) Pick(c *Choice) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.current) != len(c.Members) {
-		w.current = make([]int, len(c.Members))
-	}
 	best, total := -1, 0
 	for i, m := range c.Members {
 		if !c.Available[i] || m.Weight <= 0 {

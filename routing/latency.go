@@ -68,6 +68,11 @@ func (l *Latency) Observe(member string, setup time.Duration, failed bool, now t
 func (l *Latency) Cost(member string, now time.Time) float64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return l.costLocked(member, now)
+}
+
+// costLocked is Cost under l.mu.
+func (l *Latency) costLocked(member string, now time.Time) float64 {
 	if e, ok := l.m[member]; ok {
 		return e.decayed(now, l.opts.Decay)
 	}
@@ -108,11 +113,7 @@ func (s *lowestLatency) Pick(c *Choice) int {
 		if !c.Available[i] || m.Weight <= 0 {
 			continue
 		}
-		cost := 0.0
-		if e, ok := s.lat.m[m.Name]; ok {
-			cost = e.decayed(c.Now, s.lat.opts.Decay)
-		}
-		score := cost * float64(c.Active[i]+1) / float64(m.Weight)
+		score := s.lat.costLocked(m.Name, c.Now) * float64(c.Active[i]+1) / float64(m.Weight)
 		switch {
 		case best < 0 || score < bestScore:
 			best, bestScore, ties = i, score, 1

@@ -34,11 +34,9 @@ func ParseEvent(s string) (*Event, error) {
 	// empty), a blank line, and a body only for events that carry one
 	// (CUSTOM, BACKGROUND_JOB), after a last Content-Length header. Channel
 	// events end at the blank line: no scan for it.
-	if strings.HasSuffix(s, "\n\n") && !strings.HasPrefix(s, "Event-Subclass:") &&
+	if strings.HasPrefix(s, "Event-Name:") && strings.HasSuffix(s, "\n\n") &&
 		!strings.HasPrefix(s, "Event-Name: CUSTOM\n") && !strings.HasPrefix(s, "Event-Name: BACKGROUND_JOB\n") {
-		if strings.HasPrefix(s, "Event-Name:") {
-			return &Event{Headers: Headers{raw: s[:len(s)-1], encoded: true}}, nil
-		}
+		return &Event{Headers: Headers{raw: s[:len(s)-1], encoded: true}}, nil
 	}
 	hdr, rest := s, ""
 	if i := strings.Index(s, "\n\n"); i >= 0 {

@@ -1,7 +1,6 @@
 package dialplan_test
 
 import (
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -39,14 +38,8 @@ func startWithBreakers(t *testing.T, yaml string, targets []fssim.Target) (*env,
 		t.Fatal(err)
 	}
 	srv := &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second, Handler: dialplan.New(snap, zap.NewNop(), r)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ln); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	return &env{t: t, rec: r, srv: srv, sw: &fssim.Switch{Addr: ln.Addr().String(), Scale: 0.05, Targets: targets}}, set, tr
+	addr := serveESL(t, srv)
+	return &env{t: t, rec: r, srv: srv, sw: &fssim.Switch{Addr: addr, Scale: 0.05, Targets: targets}}, set, tr
 }
 
 type transitions struct {

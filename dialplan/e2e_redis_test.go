@@ -2,7 +2,6 @@ package dialplan_test
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,26 +39,19 @@ func startInstance(t *testing.T, yaml, redisAddr string, targets []fssim.Target)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); store.Run(ctx) }()
+	// Registered first, so it runs after the ESL server has stopped.
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		client.Close()
+	})
 	rt, err := dialplan.NewRuntime(cfg, nil, dialplan.Deps{Store: store}, store, nil, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
 	in.rt = rt
-	srv := &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second, Handler: rt.Flow}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ln); close(done) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-		cancel()
-		wg.Wait()
-		client.Close()
-	})
-	in.sw = &fssim.Switch{Addr: ln.Addr().String(), Scale: 0.05, Targets: targets}
+	addr := serveESL(t, &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second, Handler: rt.Flow})
+	in.sw = &fssim.Switch{Addr: addr, Scale: 0.05, Targets: targets}
 	return in
 }
 

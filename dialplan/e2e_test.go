@@ -123,6 +123,14 @@ func start(t testing.TB, yaml string, targets []fssim.Target, opts ...func(*esl.
 	for _, o := range opts {
 		o(srv)
 	}
+	addr := serveESL(t, srv)
+	return &env{t: t, rec: r, srv: srv, sw: &fssim.Switch{Addr: addr, Scale: 0.05, Targets: targets}}
+}
+
+// serveESL runs srv on a free local port until the test ends and returns
+// the address FreeSWITCH connects to.
+func serveESL(t testing.TB, srv *esl.Server) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +138,7 @@ func start(t testing.TB, yaml string, targets []fssim.Target, opts ...func(*esl.
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ln); close(done) }()
 	t.Cleanup(func() { srv.Close(); <-done })
-	return &env{t: t, rec: r, srv: srv, sw: &fssim.Switch{Addr: ln.Addr().String(), Scale: 0.05, Targets: targets}}
+	return ln.Addr().String()
 }
 
 func (e *env) call(c fssim.Call) *fssim.Result {
@@ -569,17 +577,10 @@ func TestReloadKeepsCallsInProgressOnTheirSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second, Handler: rt.Flow}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ln); close(done) }()
-	defer func() { srv.Close(); <-done }()
+	addr := serveESL(t, &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second, Handler: rt.Flow})
 	// Every member rings 600 ms then fails: the call meets its fallback
 	// after the reload.
-	sw := &fssim.Switch{Addr: ln.Addr().String(), Scale: 0.05, Targets: []fssim.Target{{Outcome: fssim.Outcome{Kind: fssim.Busy, After: 4 * time.Second}}}}
+	sw := &fssim.Switch{Addr: addr, Scale: 0.05, Targets: []fssim.Target{{Outcome: fssim.Outcome{Kind: fssim.Busy, After: 4 * time.Second}}}}
 	inProgress := make(chan *fssim.Result, 1)
 	go func() {
 		res, _ := sw.Run(context.Background(), fssim.Call{Vars: map[string]string{"ailb_route": "sales"}})

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"net"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -71,13 +72,8 @@ func startStreaming(t *testing.T, yaml string, assistants map[string]string, tar
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second}
-	srv.Handler = dialplan.New(snap, zap.NewNop(), e.rec)
-	ln := listen(t)
-	done := make(chan struct{})
-	go func() { _ = srv.Serve(ln); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done })
-	e.sw = &fssim.Switch{Addr: ln.Addr().String(), Scale: wsScale, Targets: targets}
+	addr := serveESL(t, &esl.Server{Log: zap.NewNop(), HangupWait: 2 * time.Second, Handler: dialplan.New(snap, zap.NewNop(), e.rec)})
+	e.sw = &fssim.Switch{Addr: addr, Scale: wsScale, Targets: targets}
 	return e
 }
 
@@ -151,18 +147,6 @@ func l16samples(b []byte) []int16 {
 	return out
 }
 
-func equalSamples(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // callerTone checks that samples are the caller's recorded 1 kHz tone
 // (fssim.RecordedTone), whole frames from the start of the stream, each
 // sample within tol.
@@ -234,7 +218,7 @@ func TestStreamAudioBothWays(t *testing.T) {
 			t.Parallel()
 			const speak = 600 * time.Millisecond
 			a1 := assistant(t, wstest.Options{Protocol: tc.protocol, SampleRate: tc.rate, SpeakFor: speak})
-			e := startStreaming(t, wsConfig(`  w1: {websocket: {url: "{a1}", protocol: `+tc.protocol+`, sample_rate: `+itoa(tc.rate)+`, first_audio_timeout: 2s, silence_timeout: 0s}}`,
+			e := startStreaming(t, wsConfig(`  w1: {websocket: {url: "{a1}", protocol: `+tc.protocol+`, sample_rate: `+strconv.Itoa(tc.rate)+`, first_audio_timeout: 2s, silence_timeout: 0s}}`,
 				"{assistant: w1}"), map[string]string{"a1": a1.URL}, nil)
 			// A caller id FreeSWITCH's argument splitter would mangle (spaces,
 			// quotes, a backslash): ailb's metadata must still arrive whole.
@@ -281,8 +265,8 @@ func TestStreamAudioBothWays(t *testing.T) {
 			if tc.protocol == media.ProtocolTwilio {
 				want = l16samples(media.AppendL16(nil, media.AppendMulaw(nil, l16bytes(want))))
 			}
-			if !equalSamples(st.Heard, want) || st.HeardSamples != int64(len(want)) {
-				t.Errorf("the caller heard %d samples, the assistant said %d (equal: %v)", st.HeardSamples, len(want), equalSamples(st.Heard, want))
+			if !slices.Equal(st.Heard, want) || st.HeardSamples != int64(len(want)) {
+				t.Errorf("the caller heard %d samples, the assistant said %d (equal: %v)", st.HeardSamples, len(want), slices.Equal(st.Heard, want))
 			}
 			if st.Module != "mod_audio_fork" || !st.Bidirectional || !st.BidiStream || st.BidiRate != tc.rate || st.Rate != tc.rate ||
 				st.Bug != "ailb" || st.Accepted != "audio.drachtio.org" || !strings.Contains(st.URL, "/calls/") {
@@ -304,20 +288,6 @@ func l16bytes(s []int16) []byte {
 		b = binary.LittleEndian.AppendUint16(b, uint16(v))
 	}
 	return b
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
 }
 
 // wsMember is an assistant line for wsConfig: a raw 16 kHz assistant in
@@ -395,7 +365,7 @@ func TestStreamRefusedThenNextMember(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 		_ = p.Close(1000, "done")
 		res := run.wait(t)
-		if len(res.Streams) != 2 || len(res.Streams[0].Heard) != 0 || !equalSamples(res.Streams[1].Heard, toneFrames(16000, 15)) {
+		if len(res.Streams) != 2 || len(res.Streams[0].Heard) != 0 || !slices.Equal(res.Streams[1].Heard, toneFrames(16000, 15)) {
 			t.Fatalf("streams: %d; the second should carry w2's 300 ms", len(res.Streams))
 		}
 		if res.Vars["ailb_tried"] != "w1,w2" || res.Vars["ailb_last_failure"] != media.ReasonHandshake || res.Vars["ailb_assistant"] != "w2" {
@@ -465,7 +435,7 @@ func TestStreamNeverSpeaksThenNextMember(t *testing.T) {
 		t.Errorf("vars last_failure=%q tried=%q", res.Vars["ailb_last_failure"], res.Vars["ailb_tried"])
 	}
 	checkHoldCut(t, res, "api uuid_audio_fork")
-	if len(res.Streams) != 2 || res.Streams[0].HeardSamples != 0 || !equalSamples(res.Streams[1].Heard, toneFrames(16000, 10)) {
+	if len(res.Streams) != 2 || res.Streams[0].HeardSamples != 0 || !slices.Equal(res.Streams[1].Heard, toneFrames(16000, 10)) {
 		t.Errorf("streams %d", len(res.Streams))
 	}
 }
@@ -496,7 +466,7 @@ func TestStreamSilentMidCallThenFallback(t *testing.T) {
 	if _, err := a2.Next(100 * time.Millisecond); err == nil {
 		t.Error("the next member was dialled after the assistant had spoken")
 	}
-	if st := streamOf(t, res); !equalSamples(st.Heard, toneFrames(16000, 10)) {
+	if st := streamOf(t, res); !slices.Equal(st.Heard, toneFrames(16000, 10)) {
 		t.Errorf("heard %d samples of w1's 200 ms", st.HeardSamples)
 	}
 }
@@ -578,7 +548,7 @@ func TestStreamRelayRefusesWrongToken(t *testing.T) {
 	_ = p.Close(1000, "done")
 	res := run.wait(t)
 	st := streamOf(t, res)
-	if !equalSamples(st.Heard, toneFrames(16000, 40)) || res.HangupCause != "NORMAL_CLEARING" || res.HungUpBy != "app" {
+	if !slices.Equal(st.Heard, toneFrames(16000, 40)) || res.HangupCause != "NORMAL_CLEARING" || res.HungUpBy != "app" {
 		t.Errorf("the call was disturbed: heard %d samples, hangup %q by %q", st.HeardSamples, res.HangupCause, res.HungUpBy)
 	}
 	if e.rec.get(e.rec.attempts, "w1/answered") != 1 {
@@ -771,7 +741,7 @@ func TestStreamDirectMode(t *testing.T) {
 			t.Errorf("tried %q last_failure %q", res.Vars["ailb_tried"], res.Vars["ailb_last_failure"])
 		}
 		st := res.Streams[1]
-		if !strings.HasPrefix(st.URL, a2.URL) || st.Accepted != "" || !equalSamples(st.Heard, toneFrames(16000, 15)) {
+		if !strings.HasPrefix(st.URL, a2.URL) || st.Accepted != "" || !slices.Equal(st.Heard, toneFrames(16000, 15)) {
 			t.Errorf("direct stream: url %q accepted %q heard %d", st.URL, st.Accepted, st.HeardSamples)
 		}
 		callerTone(t, p.Audio(), 16000, 0)
@@ -807,22 +777,10 @@ func TestStreamDirectMode(t *testing.T) {
 // call): what it says must reach the caller as on any other path, because
 // ailb sets send_silence_when_idle before anything answers.
 func TestStreamAfterIVRIsHeard(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		vars map[string]string
-		bug  string
-	}{
-		{"ailb as is", map[string]string{}, ""},
-		{"send_silence_when_idle set before the answer", map[string]string{"send_silence_when_idle": "-1"}, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.bug != "" {
-				t.Skip(tc.bug)
-			}
-			t.Parallel()
-			a1 := assistant(t, wstest.Options{SampleRate: 16000, SpeakFor: 400 * time.Millisecond})
-			yaml := wsConfig(wsMember("w1", "{a1}"), "{assistant: w1}")
-			yaml = strings.Replace(yaml, "ivr:\n", `ivr:
+	t.Parallel()
+	a1 := assistant(t, wstest.Options{SampleRate: 16000, SpeakFor: 400 * time.Millisecond})
+	yaml := wsConfig(wsMember("w1", "{a1}"), "{assistant: w1}")
+	yaml = strings.Replace(yaml, "ivr:\n", `ivr:
   main:
     prompt: ivr/welcome.wav
     timeout: 1s
@@ -830,21 +788,19 @@ func TestStreamAfterIVRIsHeard(t *testing.T) {
     options:
       "1": {action: assistant, assistant: w1}
 `, 1)
-			yaml = strings.Replace(yaml, "routes:\n", "routes:\n  - name: menu\n    match: {destination: '^8'}\n    ivr: main\n", 1)
-			e := startStreaming(t, yaml, map[string]string{"a1": a1.URL}, nil)
-			run := e.goCall(fssim.Call{Destination: "8000", Vars: tc.vars, DTMF: []fssim.DTMF{{After: 400 * time.Millisecond, Digits: "1"}}})
-			p := nextPeer(t, a1)
-			time.Sleep(800 * time.Millisecond)
-			_ = p.Close(1000, "done")
-			res := run.wait(t)
-			if res.Vars["ailb_ivr_main"] != "1" {
-				t.Fatalf("the IVR did not take the choice: %q", res.Vars["ailb_ivr_main"])
-			}
-			st := streamOf(t, res)
-			if !equalSamples(st.Heard, toneFrames(16000, 20)) {
-				t.Errorf("the caller heard %d samples of the assistant's 400 ms (6400)", st.HeardSamples)
-			}
-		})
+	yaml = strings.Replace(yaml, "routes:\n", "routes:\n  - name: menu\n    match: {destination: '^8'}\n    ivr: main\n", 1)
+	e := startStreaming(t, yaml, map[string]string{"a1": a1.URL}, nil)
+	run := e.goCall(fssim.Call{Destination: "8000", Vars: map[string]string{}, DTMF: []fssim.DTMF{{After: 400 * time.Millisecond, Digits: "1"}}})
+	p := nextPeer(t, a1)
+	time.Sleep(800 * time.Millisecond)
+	_ = p.Close(1000, "done")
+	res := run.wait(t)
+	if res.Vars["ailb_ivr_main"] != "1" {
+		t.Fatalf("the IVR did not take the choice: %q", res.Vars["ailb_ivr_main"])
+	}
+	st := streamOf(t, res)
+	if !slices.Equal(st.Heard, toneFrames(16000, 20)) {
+		t.Errorf("the caller heard %d samples of the assistant's 400 ms (6400)", st.HeardSamples)
 	}
 }
 
